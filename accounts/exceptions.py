@@ -1,0 +1,5 @@
+from billing_site.exceptions import InvalidInput
+
+
+class InvalidModeChange(InvalidInput):
+    code = "invalid_mode_change"

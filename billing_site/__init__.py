@@ -1,0 +1,5 @@
+"""Postpaid billing back office: Django project package."""
+
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,133 @@
+"""Reads of the books for admin, portal, API and commands."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models.functions import Coalesce
+
+from accounts.models import BillingAccount, CreditLimitScope, CreditStatus, PaymentMode
+from billing_site.money import LEDGER_PLACES, MAX_DIGITS, ZERO
+
+from .models import BILLABLE_KINDS, Balance, Entry, Reservation, ReservationStatus
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The five figures of DESIGN §2, in the account's currency.
+
+    `usable` is None when the account may spend without limit (postpaid).
+    """
+
+    currency: str
+    balance: Decimal
+    unbilled: Decimal
+    amount_due: Decimal
+    reserved: Decimal
+    usable: Decimal | None
+
+
+def usable_amount(
+    account: BillingAccount, *, balance: Decimal, unbilled: Decimal, reserved: Decimal
+) -> Decimal | None:
+    """What the account can spend now; every spend decision goes through here."""
+    mode = account.payment_mode
+    if mode == PaymentMode.POSTPAID:
+        return None
+    if mode == PaymentMode.PREPAID:
+        return balance - reserved
+    if account.credit_status == CreditStatus.BLOCKED:
+        # Blocked credit: only money the client actually has.
+        return max(balance - reserved, ZERO)
+    limit = account.credit_limit
+    if account.credit_limit_scope == CreditLimitScope.MONTHLY_UNBILLED:
+        # The limit covers this period's unbilled charges; billed debt is governed by
+        # due dates and overdue blocking, and money paid in ahead is spendable too.
+        amount_due = balance - unbilled
+        return limit + unbilled + max(amount_due, ZERO) - reserved
+    return balance + limit - reserved
+
+
+def figures_from_row(row: Balance, account: BillingAccount) -> Figures:
+    return Figures(
+        currency=account.currency,
+        balance=row.balance,
+        unbilled=row.unbilled,
+        amount_due=row.balance - row.unbilled,
+        reserved=row.reserved,
+        usable=usable_amount(
+            account, balance=row.balance, unbilled=row.unbilled, reserved=row.reserved
+        ),
+    )
+
+
+def account_figures(account: BillingAccount | int) -> Figures:
+    """The figures of one account: one row read, whatever the number of entries."""
+    account_id = account if isinstance(account, int) else account.pk
+    row = Balance.objects.select_related("account").get(account_id=account_id)
+    return figures_from_row(row, row.account)
+
+
+_SUM = DecimalField(max_digits=MAX_DIGITS + 6, decimal_places=LEDGER_PLACES)
+
+
+def _sum(expression_filter=None):
+    return Coalesce(Sum("amount", filter=expression_filter), Value(ZERO), output_field=_SUM)
+
+
+@dataclass(frozen=True)
+class LedgerMismatch:
+    account_id: int
+    what: str
+    stored: Decimal
+    computed: Decimal
+
+    def __str__(self):
+        return (
+            f"account {self.account_id}: {self.what} row says {self.stored}, "
+            f"entries say {self.computed}"
+        )
+
+
+def ledger_mismatches(chunk_size: int = 2000):
+    """Yield every difference between balance rows and what their entries add up to.
+
+    Set-based per chunk of accounts: one aggregate over entries and one over pending
+    holds per chunk, never one query per entry.
+    """
+    account_ids = list(Balance.objects.order_by("account_id").values_list("account_id", flat=True))
+    for start in range(0, len(account_ids), chunk_size):
+        ids = account_ids[start : start + chunk_size]
+        rows = {b.account_id: b for b in Balance.objects.filter(account_id__in=ids)}
+        sums = {
+            r["account_id"]: r
+            for r in Entry.objects.filter(account_id__in=ids)
+            .values("account_id")
+            .annotate(
+                balance=_sum(),
+                unbilled=_sum(Q(kind__in=BILLABLE_KINDS)),
+                count=Count("id"),
+            )
+        }
+        holds = dict(
+            Reservation.objects.filter(account_id__in=ids, status=ReservationStatus.PENDING)
+            .values("account_id")
+            .annotate(total=_sum())
+            .values_list("account_id", "total")
+        )
+        for account_id in ids:
+            row = rows[account_id]
+            computed = sums.get(account_id, {"balance": ZERO, "unbilled": ZERO, "count": 0})
+            checks = (
+                ("balance", row.balance, computed["balance"]),
+                ("unbilled", row.unbilled, computed["unbilled"]),
+                ("reserved", row.reserved, holds.get(account_id, ZERO)),
+                ("entry count", Decimal(row.entry_count), Decimal(computed["count"])),
+            )
+            for what, stored, actual in checks:
+                if stored != actual:
+                    yield LedgerMismatch(account_id, what, stored, actual)
+
+
+def accounts_without_balance_row():
+    return BillingAccount.objects.filter(balance_row__isnull=True).values_list("pk", flat=True)

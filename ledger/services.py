@@ -1,0 +1,440 @@
+"""Every write to the books. One rule decides every spend: `_refuse_unless_usable`.
+
+Each service is atomic, takes an idempotency key and returns the first result again
+when retried with it. Concurrency: a spend locks the account's balance row (and the
+account row, so a concurrent mode change is seen) before deciding, so two spends on
+one account are decided one after the other and can never overdraw together.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import BillingAccount, CreditStatus, PaymentMode
+from billing_site.exceptions import IdempotencyConflict, InvalidInput, InvalidTransition, NotFound
+from billing_site.money import InvalidAmount, to_ledger_amount
+
+from .exceptions import CreditBlocked, InsufficientFunds
+from .models import (
+    BILLABLE_KINDS,
+    SPEND_KINDS,
+    Balance,
+    Entry,
+    EntryKind,
+    Reservation,
+    ReservationStatus,
+)
+from .selectors import Figures, figures_from_row, usable_amount
+
+DEFAULT_HOLD_SECONDS = 3600
+MAX_HOLD_SECONDS = 31 * 24 * 3600
+MAX_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Booking:
+    """What a money-moving service did: the entry (or hold) and the figures after it."""
+
+    entry: Entry | None
+    figures: Figures
+    replayed: bool = False
+    reservation: Reservation | None = None
+
+
+# -- helpers -----------------------------------------------------------------------
+
+
+def positive_amount(value, *, field: str = "amount") -> Decimal:
+    """Parse a caller's amount: a finite decimal > 0 with at most six places."""
+    try:
+        amount = to_ledger_amount(value)
+    except InvalidAmount as exc:
+        raise InvalidInput(str(exc), field=field) from exc
+    if amount <= 0:
+        raise InvalidInput("The amount must be greater than zero.", field=field)
+    return amount
+
+
+def _check_key(idempotency_key: str) -> str:
+    key = (idempotency_key or "").strip()
+    if not key:
+        raise InvalidInput("An idempotency key is required.", field="idempotency_key")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(
+            f"The idempotency key is longer than {MAX_KEY_LENGTH} characters.",
+            field="idempotency_key",
+        )
+    return key
+
+
+def lock_books(account_id: int) -> Balance:
+    """Lock the account's balance row and account row, in that order, for this transaction.
+
+    Every service that changes what an account may spend (spends, holds, mode changes,
+    credit blocking) takes this lock first, so their decisions never interleave.
+    FOR NO KEY UPDATE leaves foreign-key checks of concurrent inserts unblocked.
+    """
+    try:
+        return (
+            Balance.objects.select_for_update(no_key=True)
+            .select_related("account")
+            .get(account_id=account_id)
+        )
+    except Balance.DoesNotExist:
+        raise NotFound(f"Account {account_id} does not exist.", field="account") from None
+
+
+def _refuse_unless_usable(row: Balance, amount: Decimal) -> None:
+    account = row.account
+    usable = usable_amount(
+        account, balance=row.balance, unbilled=row.unbilled, reserved=row.reserved
+    )
+    if usable is None or amount <= usable:
+        return
+    currency = account.currency
+    if account.payment_mode == PaymentMode.CREDIT_LIMIT and (
+        account.credit_status == CreditStatus.BLOCKED
+    ):
+        raise CreditBlocked(
+            f"The account's credit is blocked because an invoice is overdue; it can spend "
+            f"only its own funds ({max(usable, Decimal(0))} {currency} usable, "
+            f"{amount} {currency} asked).",
+            field="amount",
+        )
+    if usable < 0 and account.payment_mode == PaymentMode.PREPAID:
+        detail = (
+            f"The account is prepaid and its balance is negative ({row.balance} {currency}); "
+            f"it must be topped up before it can spend."
+        )
+    else:
+        detail = f"Insufficient funds: {usable} {currency} usable, {amount} {currency} asked."
+    raise InsufficientFunds(detail, field="amount")
+
+
+def _post(
+    row: Balance,
+    *,
+    amount: Decimal,
+    kind: str,
+    reserved_delta: Decimal = Decimal(0),
+    **entry_fields,
+) -> Entry:
+    """Insert one entry and move the locked balance row by the same amount."""
+    entry = Entry.objects.create(
+        account_id=row.account_id, amount=amount, kind=kind, **entry_fields
+    )
+    row.balance += amount
+    if kind in BILLABLE_KINDS:
+        row.unbilled += amount
+    row.reserved += reserved_delta
+    row.entry_count += 1
+    row.save(update_fields=["balance", "unbilled", "reserved", "entry_count", "updated_at"])
+    return entry
+
+
+def _replay_entry(entry: Entry, *, amount: Decimal, kind: str) -> Booking:
+    if entry.amount != amount or entry.kind != kind:
+        raise IdempotencyConflict(
+            "This idempotency key was already used for a different booking "
+            f"({entry.get_kind_display().lower()} of {entry.amount} {entry.account.currency}).",
+            field="idempotency_key",
+        )
+    row = Balance.objects.select_related("account").get(account_id=entry.account_id)
+    return Booking(entry=entry, figures=figures_from_row(row, row.account), replayed=True)
+
+
+def _existing_entry(account_id: int, key: str) -> Entry | None:
+    return (
+        Entry.objects.select_related("account")
+        .filter(account_id=account_id, idempotency_key=key)
+        .first()
+    )
+
+
+def _book_once(
+    *, account_id: int, key: str, amount: Decimal, kind: str, check_usable: bool, **entry_fields
+) -> Booking:
+    """Book one entry exactly once per (account, key), deciding under the account lock.
+
+    The fast path answers a retry without taking the lock; two first attempts racing with
+    the same key meet at the unique index, and the loser answers with the winner's entry.
+    """
+    existing = _existing_entry(account_id, key)
+    if existing is not None:
+        return _replay_entry(existing, amount=amount, kind=kind)
+    try:
+        with transaction.atomic():
+            row = lock_books(account_id)
+            if check_usable:
+                _refuse_unless_usable(row, -amount)
+            entry = _post(row, amount=amount, kind=kind, idempotency_key=key, **entry_fields)
+    except IntegrityError:
+        existing = _existing_entry(account_id, key)
+        if existing is None:
+            raise
+        return _replay_entry(existing, amount=amount, kind=kind)
+    return Booking(entry=entry, figures=figures_from_row(row, row.account))
+
+
+def _check_period(period_start: date | None, period_end: date | None) -> None:
+    if period_start and period_end and period_start > period_end:
+        raise InvalidInput("The service period ends before it starts.", field="period_end")
+
+
+# -- spends ------------------------------------------------------------------------
+
+
+def ledger_charge(
+    *,
+    account_id: int,
+    amount,
+    idempotency_key: str,
+    description: str = "",
+    kind: str = EntryKind.CHARGE,
+    period_start: date | None = None,
+    period_end: date | None = None,
+    created_by=None,
+) -> Booking:
+    """Charge the account `amount` (> 0) if its payment mode allows it now."""
+    amount = positive_amount(amount)
+    key = _check_key(idempotency_key)
+    if kind not in SPEND_KINDS:
+        allowed = ", ".join(SPEND_KINDS)
+        raise InvalidInput(f"A charge's kind is one of: {allowed}.", field="kind")
+    _check_period(period_start, period_end)
+    return _book_once(
+        account_id=account_id,
+        key=key,
+        amount=-amount,
+        kind=kind,
+        check_usable=True,
+        description=description[:500],
+        period_start=period_start,
+        period_end=period_end,
+        created_by=created_by,
+    )
+
+
+def ledger_receive_payment(
+    *,
+    account_id: int,
+    amount,
+    idempotency_key: str,
+    reference: str = "",
+    created_by=None,
+) -> Booking:
+    """Book money received from the client; it raises balance and usable at once."""
+    amount = positive_amount(amount)
+    key = _check_key(idempotency_key)
+    description = f"Payment received{f': {reference}' if reference else ''}"
+    return _book_once(
+        account_id=account_id,
+        key=key,
+        amount=amount,
+        kind=EntryKind.PAYMENT,
+        check_usable=False,
+        description=description[:500],
+        created_by=created_by,
+    )
+
+
+# -- holds -------------------------------------------------------------------------
+
+
+def _replay_reservation(reservation: Reservation, *, amount: Decimal) -> Booking:
+    if reservation.amount != amount:
+        raise IdempotencyConflict(
+            "This idempotency key was already used for a hold of "
+            f"{reservation.amount} {reservation.account.currency}.",
+            field="idempotency_key",
+        )
+    row = Balance.objects.select_related("account").get(account_id=reservation.account_id)
+    return Booking(
+        entry=None,
+        reservation=reservation,
+        figures=figures_from_row(row, row.account),
+        replayed=True,
+    )
+
+
+def ledger_reserve(
+    *,
+    account_id: int,
+    amount,
+    idempotency_key: str,
+    description: str = "",
+    expires_in: int | None = None,
+    created_by=None,
+) -> Booking:
+    """Hold `amount` of usable funds until committed, released or expired."""
+    amount = positive_amount(amount)
+    key = _check_key(idempotency_key)
+    seconds = DEFAULT_HOLD_SECONDS if expires_in is None else expires_in
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int)
+        or not (0 < seconds <= MAX_HOLD_SECONDS)
+    ):
+        raise InvalidInput(
+            f"expires_in is a whole number of seconds between 1 and {MAX_HOLD_SECONDS}.",
+            field="expires_in",
+        )
+
+    def existing():
+        return (
+            Reservation.objects.select_related("account")
+            .filter(account_id=account_id, idempotency_key=key)
+            .first()
+        )
+
+    found = existing()
+    if found is not None:
+        return _replay_reservation(found, amount=amount)
+    try:
+        with transaction.atomic():
+            row = lock_books(account_id)
+            _refuse_unless_usable(row, amount)
+            reservation = Reservation.objects.create(
+                account_id=account_id,
+                amount=amount,
+                description=description[:500],
+                idempotency_key=key,
+                expires_at=timezone.now() + timedelta(seconds=seconds),
+                created_by=created_by,
+            )
+            row.reserved += amount
+            row.save(update_fields=["reserved", "updated_at"])
+    except IntegrityError:
+        found = existing()
+        if found is None:
+            raise
+        return _replay_reservation(found, amount=amount)
+    return Booking(entry=None, reservation=reservation, figures=figures_from_row(row, row.account))
+
+
+def _lock_reservation(reservation_id: int) -> tuple[Balance, Reservation]:
+    account_id = (
+        Reservation.objects.filter(pk=reservation_id).values_list("account_id", flat=True).first()
+    )
+    if account_id is None:
+        raise NotFound(f"Reservation {reservation_id} does not exist.", field="reservation")
+    row = lock_books(account_id)
+    # Holds change state only under their account's lock, so this read is current.
+    reservation = Reservation.objects.get(pk=reservation_id)
+    return row, reservation
+
+
+def _not_pending(reservation: Reservation, action: str) -> InvalidTransition:
+    return InvalidTransition(
+        f"Hold #{reservation.pk} is {reservation.status}; only a pending hold can be {action}.",
+        field="reservation",
+    )
+
+
+def ledger_commit(*, reservation_id: int, amount=None, settled_by=None) -> Booking:
+    """Turn a pending hold into a charge of `amount` (default: the whole hold).
+
+    The hold already passed the spend check, so committing within it never fails for
+    funds. Retrying a commit returns the first result; committing again with another
+    amount is refused.
+    """
+    amount = None if amount is None else positive_amount(amount)
+    with transaction.atomic():
+        row, reservation = _lock_reservation(reservation_id)
+        if reservation.status == ReservationStatus.COMMITTED:
+            if amount is not None and amount != reservation.committed_amount:
+                raise IdempotencyConflict(
+                    f"Hold #{reservation.pk} was already committed for "
+                    f"{reservation.committed_amount} {row.account.currency}.",
+                    field="amount",
+                )
+            return Booking(
+                entry=reservation.entry,
+                reservation=reservation,
+                figures=figures_from_row(row, row.account),
+                replayed=True,
+            )
+        if reservation.status != ReservationStatus.PENDING:
+            raise _not_pending(reservation, "committed")
+        if reservation.expires_at <= timezone.now():
+            raise InvalidTransition(
+                f"Hold #{reservation.pk} expired at {reservation.expires_at:%Y-%m-%d %H:%M:%S %Z}"
+                "; book the charge directly instead.",
+                field="reservation",
+            )
+        final = reservation.amount if amount is None else amount
+        if final > reservation.amount:
+            raise InvalidInput(
+                f"The commit amount {final} is more than the hold of {reservation.amount}.",
+                field="amount",
+            )
+        reservation.commit(amount=final)
+        reservation.settled_at = timezone.now()
+        reservation.settled_by = settled_by
+        reservation.save()
+        entry = _post(
+            row,
+            amount=-final,
+            kind=EntryKind.CHARGE,
+            reserved_delta=-reservation.amount,
+            description=reservation.description,
+            idempotency_key=f"reservation:{reservation.pk}",
+            reservation=reservation,
+            created_by=settled_by,
+        )
+    return Booking(entry=entry, reservation=reservation, figures=figures_from_row(row, row.account))
+
+
+def _end_hold(reservation_id: int, *, settled_by, expire: bool) -> Booking:
+    with transaction.atomic():
+        row, reservation = _lock_reservation(reservation_id)
+        target = ReservationStatus.EXPIRED if expire else ReservationStatus.RELEASED
+        if reservation.status == target:
+            return Booking(
+                entry=None,
+                reservation=reservation,
+                figures=figures_from_row(row, row.account),
+                replayed=True,
+            )
+        if reservation.status != ReservationStatus.PENDING:
+            raise _not_pending(reservation, "expired" if expire else "released")
+        reservation.expire() if expire else reservation.release()
+        reservation.settled_at = timezone.now()
+        reservation.settled_by = settled_by
+        reservation.save()
+        row.reserved -= reservation.amount
+        row.save(update_fields=["reserved", "updated_at"])
+    return Booking(entry=None, reservation=reservation, figures=figures_from_row(row, row.account))
+
+
+def ledger_release(*, reservation_id: int, settled_by=None) -> Booking:
+    """Give a pending hold back to usable funds; releasing twice is harmless."""
+    return _end_hold(reservation_id, settled_by=settled_by, expire=False)
+
+
+def ledger_expire_reservations(*, now=None, limit: int | None = None) -> int:
+    """Expire pending holds past their expiry; safe to run twice or concurrently."""
+    now = now or timezone.now()
+    due = (
+        Reservation.objects.filter(status=ReservationStatus.PENDING, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("pk", flat=True)
+    )
+    if limit is not None:
+        due = due[:limit]
+    expired = 0
+    for reservation_id in list(due):
+        try:
+            booking = _end_hold(reservation_id, settled_by=None, expire=True)
+        except InvalidTransition:
+            continue  # committed or released meanwhile
+        expired += not booking.replayed
+    return expired
+
+
+def ensure_balance_row(account: BillingAccount) -> Balance:
+    """Create the empty balance row of a new account (called by `account_create`)."""
+    return Balance.objects.create(account=account)
