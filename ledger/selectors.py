@@ -126,7 +126,7 @@ def ledger_mismatches(chunk_size: int = 2000):
             )
             for what, stored, actual in checks:
                 if stored != actual:
-                    yield LedgerMismatch(account_id, what, stored, actual)
+                    yield LedgerMismatch(account_id, what, stored, actual.quantize(stored))
 
 
 def accounts_without_balance_row():

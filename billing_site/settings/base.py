@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "accounts",
     "ledger",
     "api",
+    "billing_site",
 ]
 
 MIDDLEWARE = [
