@@ -87,6 +87,11 @@ class BillingAccount(models.Model):
         default=PostpaidPermission.NOT_REQUESTED,
         protected=True,
     )
+    credit_blocked_by_overdue = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Blocked by the overdue rule, so paying the overdue invoices unblocks it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -132,12 +137,12 @@ class BillingAccount(models.Model):
         target=CreditStatus.BLOCKED,
         conditions=[lambda a: a.payment_mode == PaymentMode.CREDIT_LIMIT],
     )
-    def block_credit(self):
-        pass
+    def block_credit(self, *, by_overdue: bool = False):
+        self.credit_blocked_by_overdue = by_overdue
 
     @transition(field=credit_status, source=CreditStatus.BLOCKED, target=CreditStatus.ACTIVE)
     def unblock_credit(self):
-        pass
+        self.credit_blocked_by_overdue = False
 
     @transition(
         field=postpaid_permission,

@@ -191,27 +191,34 @@ def _record_state(account, field, before, reason, by):
     )
 
 
-def _move_credit_status(account_id, *, method, refusal, reason, changed_by):
+def _move_credit_status(account_id, *, method, refusal, reason, changed_by, **kwargs):
     with transaction.atomic():
         account = lock_books(account_id).account
         before = account.credit_status
         try:
-            getattr(account, method)()
+            getattr(account, method)(**kwargs)
         except TransitionNotAllowed:
             raise InvalidTransition(refusal, field="credit_status") from None
-        account.save(update_fields=["credit_status"])
+        account.save(update_fields=["credit_status", "credit_blocked_by_overdue"])
         _record_state(account, "credit_status", before, reason, changed_by)
     return account
 
 
-def account_block_credit(*, account_id: int, reason: str, changed_by=None) -> BillingAccount:
-    """Block a credit-limit account's credit: it may then spend only its own funds."""
+def account_block_credit(
+    *, account_id: int, reason: str, changed_by=None, by_overdue: bool = False
+) -> BillingAccount:
+    """Block a credit-limit account's credit: it may then spend only its own funds.
+
+    `by_overdue` marks the overdue rule's blocks, which lift by themselves once no
+    overdue invoice is left; a block set by staff stays until staff lifts it.
+    """
     return _move_credit_status(
         account_id,
         method="block_credit",
         refusal="Only the active credit of a credit-limit account can be blocked.",
         reason=reason,
         changed_by=changed_by,
+        by_overdue=by_overdue,
     )
 
 

@@ -3,6 +3,10 @@
 `run_billing_cycle` (command and Celery task) walks these steps for one date. Each step
 is a service call that is idempotent for its date, so a rerun, a double beat firing or a
 restart after a crash does no work twice. Later features add their steps here.
+
+The monthly invoicing step runs every day, not only on the 1st: it bills only accounts
+that still lack last month's invoice, so a missed 1st is caught up the next day and a
+prepaid account whose balance came back to zero gets its statement then.
 """
 
 from collections.abc import Callable
@@ -11,34 +15,56 @@ from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
+from invoicing.services import invoicing_mark_overdue, invoicing_run_month
 from ledger.services import ledger_expire_reservations
+
+
+@dataclass(frozen=True)
+class Context:
+    run_date: date
+    moment: datetime  # the instant the run looks from
+    fan_out: bool  # queue chunks on Celery workers instead of running them here
 
 
 @dataclass(frozen=True)
 class Step:
     name: str
-    run: Callable[[date, datetime], int]
+    run: Callable[[Context], int]
 
 
 def _moment(run_date: date) -> datetime:
-    """The instant a date's run looks from: now for today, the end of the day otherwise."""
-    today = timezone.localdate()
-    if run_date == today:
+    """Now for today's run; the end of the day for any other date."""
+    if run_date == timezone.localdate():
         return timezone.now()
     return timezone.make_aware(datetime.combine(run_date + timedelta(days=1), time.min))
 
 
+def _monthly_invoicing(ctx: Context) -> int:
+    if ctx.fan_out:
+        from invoicing.tasks import dispatch_monthly_run
+
+        return dispatch_monthly_run(ctx.run_date)
+    return invoicing_run_month(run_date=ctx.run_date).invoices
+
+
 STEPS: list[Step] = [
-    Step("Expire holds", lambda run_date, moment: ledger_expire_reservations(now=moment)),
+    Step("Expire holds", lambda ctx: ledger_expire_reservations(now=ctx.moment)),
+    Step("Invoice last month", _monthly_invoicing),
+    Step("Mark overdue", lambda ctx: invoicing_mark_overdue(run_date=ctx.run_date)),
 ]
 
 
-def run_cycle(run_date: date, *, on_step_done: Callable[[Step, int], None] | None = None):
+def run_cycle(
+    run_date: date,
+    *,
+    fan_out: bool = False,
+    on_step_done: Callable[[Step, int], None] | None = None,
+) -> list[tuple[str, int]]:
     """Run every step for `run_date`; returns [(step name, count)] in order."""
-    moment = _moment(run_date)
+    ctx = Context(run_date=run_date, moment=_moment(run_date), fan_out=fan_out)
     results = []
     for step in STEPS:
-        count = step.run(run_date, moment)
+        count = step.run(ctx)
         results.append((step.name, count))
         if on_step_done:
             on_step_done(step, count)

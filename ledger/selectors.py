@@ -105,7 +105,7 @@ def ledger_mismatches(chunk_size: int = 2000):
             .values("account_id")
             .annotate(
                 balance=_sum(),
-                unbilled=_sum(Q(kind__in=BILLABLE_KINDS)),
+                unbilled=_sum(Q(kind__in=BILLABLE_KINDS, invoice_link__isnull=True)),
                 count=Count("id"),
             )
         }

@@ -6,6 +6,7 @@ account row, so a concurrent mode change is seen) before deciding, so two spends
 one account are decided one after the other and can never overdraw together.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -155,7 +156,14 @@ def _existing_entry(account_id: int, key: str) -> Entry | None:
 
 
 def _book_once(
-    *, account_id: int, key: str, amount: Decimal, kind: str, check_usable: bool, **entry_fields
+    *,
+    account_id: int,
+    key: str,
+    amount: Decimal,
+    kind: str,
+    check_usable: bool,
+    after_post: Callable[[Balance], None] | None = None,
+    **entry_fields,
 ) -> Booking:
     """Book one entry exactly once per (account, key), deciding under the account lock.
 
@@ -171,6 +179,8 @@ def _book_once(
             if check_usable:
                 _refuse_unless_usable(row, -amount)
             entry = _post(row, amount=amount, kind=kind, idempotency_key=key, **entry_fields)
+            if after_post is not None:
+                after_post(row)
     except IntegrityError:
         existing = _existing_entry(account_id, key)
         if existing is None:
@@ -226,16 +236,26 @@ def ledger_receive_payment(
     reference: str = "",
     created_by=None,
 ) -> Booking:
-    """Book money received from the client; it raises balance and usable at once."""
+    """Book money received; it raises balance and usable at once and pays the oldest
+    unpaid invoices first (an overpayment stays on the balance for later invoices)."""
     amount = positive_amount(amount)
     key = _check_key(idempotency_key)
     description = f"Payment received{f': {reference}' if reference else ''}"
+
+    def pay_oldest_invoices_first(row: Balance) -> None:
+        # Imported here: invoicing builds on the ledger, and this is the one place the
+        # ledger hands money on to it, in the same transaction and under the same lock.
+        from invoicing.services.lifecycle import allocate_money
+
+        allocate_money(row, by=created_by)
+
     return _book_once(
         account_id=account_id,
         key=key,
         amount=amount,
         kind=EntryKind.PAYMENT,
         check_usable=False,
+        after_post=pay_oldest_invoices_first,
         description=description[:500],
         created_by=created_by,
     )

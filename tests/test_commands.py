@@ -19,7 +19,7 @@ def test_verify_ledger_passes_on_healthy_books():
     ledger_charge(account_id=account.pk, amount="2.5", idempotency_key="c1")
     out = StringIO()
     call_command("verify_ledger", stdout=out)
-    assert "Ledger OK: 1 accounts checked." in out.getvalue()
+    assert "Ledger OK: 1 accounts and 0 invoices checked." in out.getvalue()
 
 
 def test_verify_ledger_exits_non_zero_and_lists_a_corrupted_balance_row():
@@ -47,14 +47,14 @@ def test_run_billing_cycle_expires_holds_due_by_that_date_once():
     day = timezone.localdate().isoformat()
     out = StringIO()
     call_command("run_billing_cycle", "--date", day, stdout=out)
-    assert f"Billing cycle for {day} done (expire holds: 1)." in out.getvalue()
+    assert f"Billing cycle for {day} done (expire holds: 1, " in out.getvalue()
     hold = Reservation.objects.get(pk=hold.pk)  # protected FSM fields refuse refresh_from_db
     assert hold.status == ReservationStatus.EXPIRED
     assert Balance.objects.get(account=account).reserved == 0
 
     again = StringIO()
     call_command("run_billing_cycle", "--date", day, stdout=again)
-    assert "(expire holds: 0)" in again.getvalue()
+    assert "(expire holds: 0, " in again.getvalue()
     assert Reservation.objects.filter(status=ReservationStatus.EXPIRED).count() == 1
 
 
@@ -64,7 +64,7 @@ def test_run_billing_cycle_for_an_earlier_date_leaves_holds_that_expire_later():
     yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
     out = StringIO()
     call_command("run_billing_cycle", "--date", yesterday, stdout=out)
-    assert "(expire holds: 0)" in out.getvalue()
+    assert "(expire holds: 0, " in out.getvalue()
 
 
 def test_beat_schedules_exist_after_migrate():

@@ -1,0 +1,257 @@
+"""Invoices, their lines, the payments linked to them, and the link to the ledger (DESIGN §4).
+
+An invoice bills ledger entries: each billed entry gets one `InvoicedEntry` row, written
+once and never changed, so the entries themselves stay append-only. An account's
+`unbilled` figure is its billable entries without such a row.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django_fsm import FSMField, transition
+
+from accounts.models import BillingAccount
+from billing_site.money import LEDGER_PLACES, MAX_DIGITS
+from ledger.models import Entry
+
+
+def _amount_field(**kwargs):
+    return models.DecimalField(max_digits=MAX_DIGITS, decimal_places=LEDGER_PLACES, **kwargs)
+
+
+class InvoiceKind(models.TextChoices):
+    POSTPAID = "postpaid", "Postpaid (services used)"
+    CREDIT = "credit", "Credit limit (amount deducted)"
+    STATEMENT = "statement", "Prepaid statement"
+    MANUAL = "manual", "Issued by hand"
+
+
+# Kinds the monthly run issues: at most one of them per account and period.
+MONTHLY_KINDS = (InvoiceKind.POSTPAID, InvoiceKind.CREDIT, InvoiceKind.STATEMENT)
+
+
+class InvoiceStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    APPROVED = "approved", "Approved"
+    OVERDUE = "overdue", "Overdue"
+    PAID = "paid", "Paid"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+UNPAID_STATUSES = (InvoiceStatus.APPROVED, InvoiceStatus.OVERDUE)
+
+
+class InvoiceSeries(models.Model):
+    """The next invoice number of a year; numbers are taken under this row's lock."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    next_number = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name_plural = "invoice series"
+
+    def __str__(self):
+        return f"{self.year}: next {self.next_number}"
+
+
+class Invoice(models.Model):
+    account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="invoices")
+    number = models.CharField(max_length=32, unique=True)
+    kind = models.CharField(max_length=20, choices=InvoiceKind.choices)
+    status = FSMField(
+        max_length=20, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN, protected=True
+    )
+    currency = models.CharField(max_length=3)
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="Last day of the period, inclusive.")
+    issued_on = models.DateField()
+    due_date = models.DateField(null=True, blank=True)
+    subtotal = _amount_field(help_text="Σ of the billed entries before rounding (signed).")
+    rounding = _amount_field(default=0, help_text="Booked as a rounding entry.")
+    total = _amount_field(help_text="Amount owed, rounded to the currency's minor unit.")
+    amount_paid = _amount_field(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    pdf_file = models.CharField(max_length=300, blank=True, editable=False)
+    pdf_version = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-period_start", "-id"]
+        permissions = [
+            ("approve_invoice", "Can approve invoices"),
+            ("cancel_invoice", "Can cancel invoices"),
+            ("issue_invoice", "Can issue invoices by hand"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "period_start", "kind"],
+                condition=Q(kind__in=MONTHLY_KINDS),
+                name="invoice_one_monthly_per_account_period_kind",
+            ),
+            models.CheckConstraint(
+                name="invoice_period_ordered", condition=Q(period_start__lte=models.F("period_end"))
+            ),
+            models.CheckConstraint(
+                name="invoice_status_valid", condition=Q(status__in=InvoiceStatus.values)
+            ),
+            models.CheckConstraint(
+                name="invoice_kind_valid", condition=Q(kind__in=InvoiceKind.values)
+            ),
+            models.CheckConstraint(
+                name="invoice_paid_within_total",
+                condition=Q(amount_paid__gte=0)
+                & (Q(total__lte=0, amount_paid=0) | Q(amount_paid__lte=models.F("total"))),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "status", "issued_on"]),
+            models.Index(fields=["status", "due_date"]),
+            models.Index(fields=["period_start"]),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def outstanding(self):
+        return max(self.total - self.amount_paid, 0)
+
+    @transition(field=status, source=InvoiceStatus.OPEN, target=InvoiceStatus.CLOSED)
+    def close(self):
+        pass
+
+    @transition(field=status, source=InvoiceStatus.CLOSED, target=InvoiceStatus.APPROVED)
+    def approve(self, *, due_date, when):
+        self.due_date = due_date
+        self.approved_at = when
+
+    @transition(field=status, source=InvoiceStatus.APPROVED, target=InvoiceStatus.OVERDUE)
+    def mark_overdue(self):
+        pass
+
+    @transition(
+        field=status,
+        source=[InvoiceStatus.APPROVED, InvoiceStatus.OVERDUE, InvoiceStatus.CLOSED],
+        target=InvoiceStatus.PAID,
+        conditions=[lambda inv: inv.amount_paid >= inv.total],
+    )
+    def mark_paid(self, *, when):
+        self.paid_at = when
+
+    @transition(
+        field=status,
+        source=[
+            InvoiceStatus.OPEN,
+            InvoiceStatus.CLOSED,
+            InvoiceStatus.APPROVED,
+            InvoiceStatus.OVERDUE,
+        ],
+        target=InvoiceStatus.CANCELLED,
+        conditions=[lambda inv: inv.amount_paid == 0],
+    )
+    def cancel(self):
+        pass
+
+
+class InvoiceLine(models.Model):
+    """Billed entries of one kind and description, summed (signed, like the ledger)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField(max_length=20)
+    description = models.CharField(max_length=500, blank=True)
+    quantity = models.PositiveIntegerField(default=1, help_text="How many entries.")
+    amount = _amount_field()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.description or self.kind}: {self.amount}"
+
+
+class InvoicedEntry(models.Model):
+    """Entry X was billed on invoice Y: written once, never changed."""
+
+    entry = models.OneToOneField(
+        Entry, on_delete=models.PROTECT, primary_key=True, related_name="invoice_link"
+    )
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="entry_links")
+
+    class Meta:
+        verbose_name_plural = "invoiced entries"
+
+    def __str__(self):
+        return f"entry {self.entry_id} → invoice {self.invoice_id}"
+
+
+class PaymentAllocation(models.Model):
+    """Money received that was applied to an invoice (oldest unpaid invoices first)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="allocations")
+    amount = _amount_field()
+    allocated_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["allocated_at", "id"]
+        constraints = [
+            models.CheckConstraint(name="allocation_positive", condition=Q(amount__gt=0))
+        ]
+
+    def __str__(self):
+        return f"{self.amount} to {self.invoice}"
+
+
+class InvoiceStatusChange(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    changed_at = models.DateTimeField(auto_now_add=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+
+    def __str__(self):
+        return f"{self.from_status or '—'} → {self.to_status}"
+
+
+class PaymentStatus(models.TextChoices):
+    WAITING = "waiting_for_payment", "Waiting for payment"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Payment(models.Model):
+    """The payment expected for a postpaid or credit invoice."""
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="payment")
+    status = FSMField(
+        max_length=30, choices=PaymentStatus.choices, default=PaymentStatus.WAITING, protected=True
+    )
+    due_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="payment_status_valid", condition=Q(status__in=PaymentStatus.values)
+            )
+        ]
+
+    def __str__(self):
+        return f"Payment for {self.invoice}"
+
+    @transition(field=status, source=PaymentStatus.WAITING, target=PaymentStatus.COMPLETED)
+    def complete(self, *, when):
+        self.completed_at = when
+
+    @transition(field=status, source=PaymentStatus.WAITING, target=PaymentStatus.CANCELLED)
+    def cancel(self):
+        pass

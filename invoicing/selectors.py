@@ -1,0 +1,109 @@
+"""Reads of invoices for admin, portal, API and `verify_ledger`."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from billing_site.money import LEDGER_PLACES, MAX_DIGITS, ZERO, round_to_minor_unit
+
+from .models import Invoice, InvoicedEntry, InvoiceLine, InvoiceStatus
+
+_SUM = DecimalField(max_digits=MAX_DIGITS + 6, decimal_places=LEDGER_PLACES)
+
+
+def _summed(model, amount_path: str):
+    return Coalesce(
+        Subquery(
+            model.objects.filter(invoice_id=OuterRef("pk"))
+            .values("invoice_id")
+            .annotate(s=Sum(amount_path))
+            .values("s")
+        ),
+        Value(ZERO),
+        output_field=_SUM,
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceMismatch:
+    number: str
+    what: str
+
+    def __str__(self):
+        return f"invoice {self.number}: {self.what}"
+
+
+def invoice_mismatches(chunk_size: int = 5000):
+    """Yield every invoice whose lines, entries or total disagree with each other.
+
+    lines add up to the subtotal; the billed entries add up to subtotal + rounding
+    (plus the reversal, for a cancelled invoice); the total is −(subtotal + rounding),
+    rounded to the currency's minor unit; money applied never exceeds the total.
+    """
+    last = 0
+    while True:
+        batch = list(
+            Invoice.objects.filter(pk__gt=last)
+            .order_by("pk")
+            .annotate(
+                lines_sum=_summed(InvoiceLine, "amount"),
+                entries_sum=_summed(InvoicedEntry, "entry__amount"),
+            )
+            .values(
+                "pk",
+                "number",
+                "currency",
+                "status",
+                "subtotal",
+                "rounding",
+                "total",
+                "amount_paid",
+                "lines_sum",
+                "entries_sum",
+            )[:chunk_size]
+        )
+        if not batch:
+            return
+        last = batch[-1]["pk"]
+        for inv in batch:
+            yield from _check(inv)
+
+
+def _check(inv):
+    number = inv["number"]
+    billed = inv["subtotal"] + inv["rounding"]
+    if Decimal(inv["lines_sum"]) != inv["subtotal"]:
+        yield InvoiceMismatch(
+            number, f"lines add up to {inv['lines_sum']}, subtotal is {inv['subtotal']}"
+        )
+    expected_entries = billed + (inv["total"] if inv["status"] == InvoiceStatus.CANCELLED else 0)
+    if Decimal(inv["entries_sum"]) != expected_entries:
+        yield InvoiceMismatch(
+            number, f"billed entries add up to {inv['entries_sum']}, expected {expected_entries}"
+        )
+    if (
+        inv["total"] != -billed
+        or round_to_minor_unit(inv["total"], inv["currency"]) != inv["total"]
+    ):
+        yield InvoiceMismatch(number, f"total {inv['total']} is not −(subtotal + rounding) rounded")
+    if inv["amount_paid"] > max(inv["total"], ZERO):
+        yield InvoiceMismatch(number, f"paid {inv['amount_paid']} exceeds the total {inv['total']}")
+
+
+def unpaid_invoices(account_id: int):
+    return Invoice.objects.filter(
+        account_id=account_id, status__in=[InvoiceStatus.APPROVED, InvoiceStatus.OVERDUE]
+    ).order_by("issued_on", "id")
+
+
+def invoices_for_user(user):
+    """Invoices a user may see: all for staff with the view permission, else their client's."""
+    qs = Invoice.objects.select_related("account__client")
+    if user.has_perm("invoicing.view_invoice"):
+        return qs
+    membership = getattr(user, "client_membership", None)
+    if membership is None:
+        return qs.none()
+    return qs.filter(account__client_id=membership.client_id).filter(~Q(status=InvoiceStatus.OPEN))

@@ -1,0 +1,341 @@
+"""Issuing invoices: the monthly run on the billing day, and an invoice issued by hand.
+
+Set-based: per chunk of accounts, one aggregate picks the unbilled entries, invoices,
+payments and logs are inserted in bulk, and lines and entry links are written with one
+`INSERT … SELECT` each, never one query per entry. Idempotent and resumable: each chunk
+commits on its own, an account that already has its monthly invoice is skipped, and a
+unique constraint (account, period, kind) backs that up.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Count, Min, Sum
+from django.utils import timezone
+
+from accounts.models import PaymentMode
+from billing_site.exceptions import InvalidInput
+from billing_site.money import round_to_minor_unit
+from ledger.models import BILLABLE_KINDS, Balance, Entry, EntryKind
+from ledger.services import lock_books
+
+from ..models import (
+    MONTHLY_KINDS,
+    Invoice,
+    InvoicedEntry,
+    InvoiceKind,
+    InvoiceStatus,
+    InvoiceStatusChange,
+    Payment,
+)
+from .lifecycle import allocate_money
+from .numbering import invoice_numbers_take
+
+DEFAULT_CHUNK_SIZE = 1000
+_BILLABLE = sorted(BILLABLE_KINDS)
+
+
+@dataclass(frozen=True)
+class BillingPeriod:
+    start: date
+    end: date  # inclusive
+    boundary: datetime  # entries created before this instant belong to the period
+
+    @classmethod
+    def month_before(cls, run_date: date) -> "BillingPeriod":
+        first_of_this_month = run_date.replace(day=1)
+        end = first_of_this_month - timedelta(days=1)
+        boundary = timezone.make_aware(datetime.combine(first_of_this_month, time.min))
+        return cls(start=end.replace(day=1), end=end, boundary=boundary)
+
+
+@dataclass
+class RunResult:
+    invoices: int = 0
+    skipped_negative_prepaid: int = 0
+
+    def add(self, other: "RunResult") -> None:
+        self.invoices += other.invoices
+        self.skipped_negative_prepaid += other.skipped_negative_prepaid
+
+
+def _monthly_kind(row: Balance) -> str | None:
+    mode = row.account.payment_mode
+    if mode == PaymentMode.POSTPAID:
+        return InvoiceKind.POSTPAID
+    if mode == PaymentMode.CREDIT_LIMIT:
+        return InvoiceKind.CREDIT
+    # A prepaid account gets a statement of what was already deducted; with a negative
+    # balance (postpaid just switched off) automatic invoicing waits until the balance
+    # is back at zero, and staff may issue one by hand meanwhile.
+    return InvoiceKind.STATEMENT if row.balance >= 0 else None
+
+
+def _unbilled(account_ids, boundary):
+    return Entry.objects.filter(
+        account_id__in=account_ids,
+        kind__in=_BILLABLE,
+        created_at__lt=boundary,
+        invoice_link__isnull=True,
+    )
+
+
+def _link_sql(invoice_ids: list[int], boundary: datetime) -> tuple[str, str, list]:
+    """The FROM/WHERE shared by the lines and links inserts, and its parameters."""
+    ids = ", ".join(["%s"] * len(invoice_ids))
+    kinds = ", ".join(["%s"] * len(_BILLABLE))
+    where = f"""
+        FROM invoicing_invoice i
+        JOIN ledger_entry e ON e.account_id = i.account_id
+        WHERE i.id IN ({ids})
+          AND e.kind IN ({kinds})
+          AND e.created_at < %s
+          AND NOT EXISTS (SELECT 1 FROM invoicing_invoicedentry l WHERE l.entry_id = e.id)
+    """
+    params = [*invoice_ids, *_BILLABLE, connection.ops.adapt_datetimefield_value(boundary)]
+    return where, ids, params
+
+
+def _issue_invoices(
+    rows: list[Balance],
+    *,
+    kinds: dict[int, str],
+    period_start: date | None,
+    period_end: date,
+    boundary: datetime,
+    issued_on: date,
+    issued_by=None,
+) -> list[Invoice]:
+    """Invoice the unbilled entries before `boundary` of the locked `rows`."""
+    by_account = {row.account_id: row for row in rows}
+    sums = {
+        r["account_id"]: r
+        for r in _unbilled(list(kinds), boundary)
+        .values("account_id")
+        .annotate(subtotal=Sum("amount"), count=Count("id"), first=Min("created_at"))
+    }
+    now = timezone.now()
+    invoices = []
+    for account_id, kind in kinds.items():
+        found = sums.get(account_id)
+        if not found or not found["count"]:
+            continue
+        account = by_account[account_id].account
+        subtotal = Decimal(found["subtotal"])
+        total = -round_to_minor_unit(subtotal, account.currency)
+        payable = total > 0
+        status = (
+            InvoiceStatus.APPROVED
+            if payable and kind != InvoiceKind.STATEMENT
+            else InvoiceStatus.PAID
+        )
+        due = (
+            issued_on + timedelta(days=account.payment_term_days)
+            if status == InvoiceStatus.APPROVED and kind in (InvoiceKind.CREDIT, InvoiceKind.MANUAL)
+            else None
+        )
+        invoices.append(
+            Invoice(
+                account_id=account_id,
+                kind=kind,
+                status=status,
+                currency=account.currency,
+                period_start=period_start or timezone.localdate(found["first"]),
+                period_end=period_end,
+                issued_on=issued_on,
+                due_date=due,
+                subtotal=subtotal,
+                rounding=-total - subtotal,
+                total=total,
+                amount_paid=total if status == InvoiceStatus.PAID and payable else 0,
+                approved_at=now if status == InvoiceStatus.APPROVED else None,
+                paid_at=now if status == InvoiceStatus.PAID else None,
+            )
+        )
+    if not invoices:
+        return []
+    for invoice, number in zip(
+        invoices, invoice_numbers_take(year=issued_on.year, count=len(invoices)), strict=True
+    ):
+        invoice.number = number
+    Invoice.objects.bulk_create(invoices)
+
+    where, _, params = _link_sql([i.pk for i in invoices], boundary)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO invoicing_invoiceline (invoice_id, kind, description, quantity, amount) "
+            f"SELECT i.id, e.kind, e.description, COUNT(*), SUM(e.amount) {where} "
+            "GROUP BY i.id, e.kind, e.description ORDER BY i.id, MIN(e.id)",
+            params,
+        )
+        cursor.execute(
+            f"INSERT INTO invoicing_invoicedentry (entry_id, invoice_id) SELECT e.id, i.id {where}",
+            params,
+        )
+
+    rounding = [
+        Entry(
+            account_id=i.account_id,
+            amount=i.rounding,
+            kind=EntryKind.ROUNDING,
+            description=f"Rounding of invoice {i.number} to the currency's minor unit",
+            idempotency_key=f"invoice:{i.number}:rounding",
+            created_by=issued_by,
+        )
+        for i in invoices
+        if i.rounding
+    ]
+    Entry.objects.bulk_create(rounding)
+    invoice_of = {i.account_id: i for i in invoices}
+    InvoicedEntry.objects.bulk_create(
+        InvoicedEntry(entry=e, invoice=invoice_of[e.account_id]) for e in rounding
+    )
+    for invoice in invoices:
+        row = by_account[invoice.account_id]
+        row.unbilled -= invoice.subtotal
+        row.balance += invoice.rounding
+        row.entry_count += 1 if invoice.rounding else 0
+        row.updated_at = now
+    Balance.objects.bulk_update(
+        [by_account[i.account_id] for i in invoices],
+        ["balance", "unbilled", "entry_count", "updated_at"],
+    )
+
+    period = f"{invoices[0].period_start:%B %Y}" if period_start else "charges to date"
+    logs, payments = [], []
+    for invoice in invoices:
+        logs.append(
+            InvoiceStatusChange(
+                invoice=invoice,
+                from_status="",
+                to_status=InvoiceStatus.CLOSED,
+                changed_by=issued_by,
+                reason=f"Issued for {period}.",
+            )
+        )
+        logs.append(
+            InvoiceStatusChange(
+                invoice=invoice,
+                from_status=InvoiceStatus.CLOSED,
+                to_status=invoice.status,
+                changed_by=issued_by,
+                reason="Statement of charges already deducted."
+                if invoice.kind == InvoiceKind.STATEMENT
+                else ("Nothing to pay." if invoice.status == InvoiceStatus.PAID else "Approved."),
+            )
+        )
+        if invoice.status == InvoiceStatus.APPROVED:
+            payments.append(Payment(invoice=invoice, due_date=invoice.due_date))
+    InvoiceStatusChange.objects.bulk_create(logs)
+    Payment.objects.bulk_create(payments)
+
+    # Money paid in ahead (an overpayment) pays the new invoices at once.
+    for invoice in invoices:
+        row = by_account[invoice.account_id]
+        if (
+            invoice.status == InvoiceStatus.APPROVED
+            and row.balance - row.unbilled + invoice.total > 0
+        ):
+            allocate_money(row, by=issued_by)
+    return invoices
+
+
+def invoicing_accounts_due(*, run_date: date) -> list[int]:
+    """Accounts with unbilled entries in or before last month and no monthly invoice yet."""
+    period = BillingPeriod.month_before(run_date)
+    invoiced = Invoice.objects.filter(period_start=period.start, kind__in=MONTHLY_KINDS).values(
+        "account_id"
+    )
+    return list(
+        Entry.objects.filter(
+            kind__in=_BILLABLE, created_at__lt=period.boundary, invoice_link__isnull=True
+        )
+        .exclude(account_id__in=invoiced)
+        .order_by("account_id")
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+
+
+def invoicing_bill_accounts(*, account_ids: list[int], run_date: date) -> RunResult:
+    """Issue last month's invoices for these accounts, in one transaction."""
+    period = BillingPeriod.month_before(run_date)
+    result = RunResult()
+    with transaction.atomic():
+        rows = list(
+            Balance.objects.select_for_update(no_key=True)
+            .select_related("account")
+            .filter(account_id__in=account_ids)
+            .order_by("account_id")
+        )
+        done = set(
+            Invoice.objects.filter(
+                account_id__in=account_ids, period_start=period.start, kind__in=MONTHLY_KINDS
+            ).values_list("account_id", flat=True)
+        )
+        kinds = {}
+        for row in rows:
+            if row.account_id in done:
+                continue
+            kind = _monthly_kind(row)
+            if kind is None:
+                result.skipped_negative_prepaid += 1
+            else:
+                kinds[row.account_id] = kind
+        result.invoices = len(
+            _issue_invoices(
+                rows,
+                kinds=kinds,
+                period_start=period.start,
+                period_end=period.end,
+                boundary=period.boundary,
+                issued_on=run_date,
+            )
+        )
+    return result
+
+
+def chunks(ids: list[int], size: int = DEFAULT_CHUNK_SIZE):
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def invoicing_run_month(
+    *,
+    run_date: date,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Invoice last month for every account that still needs it, chunk by chunk."""
+    result = RunResult()
+    parts = chunks(invoicing_accounts_due(run_date=run_date), chunk_size)
+    for n, part in enumerate(parts, start=1):
+        result.add(invoicing_bill_accounts(account_ids=part, run_date=run_date))
+        if on_chunk:
+            on_chunk(n, len(parts))
+    return result
+
+
+def invoice_issue_now(*, account_id: int, issued_by=None) -> Invoice:
+    """Invoice every unbilled charge of one account now, due in its payment term.
+
+    For the cases the monthly run leaves to staff, like a prepaid account with a
+    negative balance after postpaid was switched off.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = lock_books(account_id)
+        issued = _issue_invoices(
+            [row],
+            kinds={account_id: InvoiceKind.MANUAL},
+            period_start=None,
+            period_end=timezone.localdate(now),
+            boundary=now + timedelta(microseconds=1),
+            issued_on=timezone.localdate(now),
+            issued_by=issued_by,
+        )
+    if not issued:
+        raise InvalidInput("The account has no unbilled charges to invoice.", field="account")
+    return issued[0]

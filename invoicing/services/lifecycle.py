@@ -1,0 +1,226 @@
+"""Single-invoice transitions and applying money received (DESIGN §4).
+
+Each service locks the account's books first (the same lock every spend takes), then
+moves the invoice with its django-fsm transition, logs the move, and does the side
+effects (payment state, credit unblocking).
+"""
+
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+
+from accounts.models import CreditStatus, PaymentMode
+from accounts.services import account_block_credit, account_unblock_credit
+from billing_site.exceptions import InvalidInput, NotFound
+from ledger.models import Balance, Entry, EntryKind
+from ledger.services import lock_books
+
+from ..exceptions import InvoiceStateError
+from ..models import (
+    UNPAID_STATUSES,
+    Invoice,
+    InvoicedEntry,
+    InvoiceStatus,
+    InvoiceStatusChange,
+    Payment,
+    PaymentAllocation,
+    PaymentStatus,
+)
+
+
+def log_transition(invoice: Invoice, before: str, *, by=None, reason: str = "") -> None:
+    InvoiceStatusChange.objects.create(
+        invoice=invoice, from_status=before, to_status=invoice.status, changed_by=by, reason=reason
+    )
+
+
+def lock_invoice(invoice_id: int) -> tuple[Balance, Invoice]:
+    """Lock the books of the invoice's account, then read the invoice (current under it)."""
+    account_id = Invoice.objects.filter(pk=invoice_id).values_list("account_id", flat=True).first()
+    if account_id is None:
+        raise NotFound(f"Invoice {invoice_id} does not exist.", field="invoice")
+    row = lock_books(account_id)
+    return row, Invoice.objects.select_related("account").get(pk=invoice_id)
+
+
+def _transition(invoice: Invoice, method: str, *, refusal: str, **kwargs) -> str:
+    before = invoice.status
+    try:
+        getattr(invoice, method)(**kwargs)
+    except TransitionNotAllowed:
+        raise InvoiceStateError(
+            f"Invoice {invoice.number} is {invoice.status}: {refusal}", field="status"
+        ) from None
+    return before
+
+
+def _complete_payment(invoice: Invoice, when) -> None:
+    payment = Payment.objects.filter(invoice=invoice, status=PaymentStatus.WAITING).first()
+    if payment is not None:
+        payment.complete(when=when)
+        payment.save()
+
+
+def allocate_money(row: Balance, *, by=None) -> list[Invoice]:
+    """Apply unallocated money to the oldest unpaid invoices; the books must be locked.
+
+    Unallocated money is derived, not stored: amount due (money in − billed) plus what
+    is still outstanding on unpaid invoices. An overpayment stays unallocated and pays
+    the next invoice when that one is issued.
+    """
+    unpaid = list(
+        Invoice.objects.filter(account_id=row.account_id, status__in=UNPAID_STATUSES)
+        .order_by("issued_on", "id")
+        .select_for_update()
+    )
+    available = (row.balance - row.unbilled) + sum(i.outstanding for i in unpaid)
+    paid = []
+    now = timezone.now()
+    for invoice in unpaid:
+        if available <= 0:
+            break
+        share = min(available, invoice.outstanding)
+        if share <= 0:
+            continue
+        available -= share
+        invoice.amount_paid += share
+        PaymentAllocation.objects.create(invoice=invoice, amount=share)
+        if invoice.amount_paid >= invoice.total:
+            before = _transition(invoice, "mark_paid", refusal="it cannot be paid.", when=now)
+            _complete_payment(invoice, now)
+            log_transition(invoice, before, by=by, reason="Paid by money received.")
+            paid.append(invoice)
+        invoice.save()
+    if paid:
+        lift_overdue_block(row.account_id, by=by)
+    return paid
+
+
+def lift_overdue_block(account_id: int, *, by=None) -> bool:
+    """Unblock credit the overdue rule blocked once no overdue invoice is left."""
+    account = lock_books(account_id).account
+    if not (account.credit_status == CreditStatus.BLOCKED and account.credit_blocked_by_overdue):
+        return False
+    if Invoice.objects.filter(account_id=account_id, status=InvoiceStatus.OVERDUE).exists():
+        return False
+    account_unblock_credit(
+        account_id=account_id, reason="No overdue invoice is left.", changed_by=by
+    )
+    return True
+
+
+def invoice_allocate_money(*, account_id: int, by=None) -> list[Invoice]:
+    with transaction.atomic():
+        return allocate_money(lock_books(account_id), by=by)
+
+
+def invoice_approve(*, invoice_id: int, due_date: date | None, approved_by=None) -> Invoice:
+    """closed → approved: the due date is fixed and the client may pay."""
+    with transaction.atomic():
+        row, invoice = lock_invoice(invoice_id)
+        before = _transition(
+            invoice,
+            "approve",
+            refusal="only a closed invoice can be approved.",
+            due_date=due_date,
+            when=timezone.now(),
+        )
+        invoice.save()
+        Payment.objects.filter(invoice=invoice).update(due_date=due_date)
+        log_transition(invoice, before, by=approved_by, reason="Approved.")
+        allocate_money(row, by=approved_by)
+    return invoice
+
+
+def invoice_cancel(*, invoice_id: int, reason: str, cancelled_by=None) -> Invoice:
+    """Void an unpaid invoice and reverse what it billed with one adjustment entry."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the invoice is cancelled.", field="reason")
+    with transaction.atomic():
+        row, invoice = lock_invoice(invoice_id)
+        before = _transition(
+            invoice, "cancel", refusal="only an invoice with no money applied can be cancelled."
+        )
+        invoice.save()
+        payment = Payment.objects.filter(invoice=invoice, status=PaymentStatus.WAITING).first()
+        if payment is not None:
+            payment.cancel()
+            payment.save()
+        if invoice.total:
+            reversal = Entry.objects.create(
+                account_id=row.account_id,
+                amount=invoice.total,
+                kind=EntryKind.ADJUSTMENT,
+                description=f"Reversal of cancelled invoice {invoice.number}",
+                idempotency_key=f"invoice:{invoice.pk}:cancel",
+                created_by=cancelled_by,
+            )
+            InvoicedEntry.objects.create(entry=reversal, invoice=invoice)
+            row.balance += invoice.total
+            row.entry_count += 1
+            row.save(update_fields=["balance", "entry_count", "updated_at"])
+        log_transition(invoice, before, by=cancelled_by, reason=reason)
+        lift_overdue_block(row.account_id, by=cancelled_by)
+    return invoice
+
+
+def invoicing_mark_overdue(*, run_date: date) -> int:
+    """approved invoices whose due date has passed → overdue; their credit → blocked."""
+    due = Invoice.objects.filter(status=InvoiceStatus.APPROVED, due_date__lt=run_date).values_list(
+        "pk", flat=True
+    )
+    moved = 0
+    for invoice_id in list(due):
+        with transaction.atomic():
+            row, invoice = lock_invoice(invoice_id)
+            if invoice.status != InvoiceStatus.APPROVED or not (
+                invoice.due_date and invoice.due_date < run_date
+            ):
+                continue  # paid or moved meanwhile
+            before = _transition(invoice, "mark_overdue", refusal="it cannot become overdue.")
+            invoice.save()
+            log_transition(invoice, before, reason=f"Unpaid after the due date {invoice.due_date}.")
+            moved += 1
+    block_accounts_with_overdue_invoices()
+    return moved
+
+
+def block_accounts_with_overdue_invoices() -> int:
+    """Block every active credit-limit account that has an overdue invoice.
+
+    Postpaid and prepaid accounts are never blocked automatically.
+    """
+    account_ids = (
+        Invoice.objects.filter(
+            status=InvoiceStatus.OVERDUE,
+            account__payment_mode=PaymentMode.CREDIT_LIMIT,
+            account__credit_status=CreditStatus.ACTIVE,
+        )
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+    blocked = 0
+    for account_id in list(account_ids):
+        with transaction.atomic():
+            account = lock_books(account_id).account
+            if account.payment_mode != PaymentMode.CREDIT_LIMIT or (
+                account.credit_status != CreditStatus.ACTIVE
+            ):
+                continue
+            overdue = (
+                Invoice.objects.filter(account_id=account_id, status=InvoiceStatus.OVERDUE)
+                .order_by("due_date")
+                .first()
+            )
+            if overdue is None:
+                continue
+            account_block_credit(
+                account_id=account_id,
+                reason=f"Invoice {overdue.number} is overdue (due {overdue.due_date}).",
+                by_overdue=True,
+            )
+            blocked += 1
+    return blocked

@@ -1,0 +1,24 @@
+"""Thin Celery entry points for invoicing; the work is in invoicing.services."""
+
+from datetime import date
+
+from celery import group, shared_task
+
+from .services import invoicing_accounts_due, invoicing_bill_accounts
+from .services.issue import DEFAULT_CHUNK_SIZE, chunks
+
+
+@shared_task(name="invoicing.bill_accounts", ignore_result=True, acks_late=True)
+def bill_accounts(account_ids: list[int], run_date: str) -> int:
+    """One chunk of the monthly run; safe to run twice (accounts already billed are skipped)."""
+    return invoicing_bill_accounts(
+        account_ids=account_ids, run_date=date.fromisoformat(run_date)
+    ).invoices
+
+
+def dispatch_monthly_run(run_date: date, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """Queue one task per chunk of accounts still to bill; returns how many chunks."""
+    parts = chunks(invoicing_accounts_due(run_date=run_date), chunk_size)
+    if parts:
+        group(bill_accounts.s(part, run_date.isoformat()) for part in parts).apply_async()
+    return len(parts)
