@@ -83,10 +83,11 @@ def _unbilled(account_ids, boundary):
     )
 
 
-def _link_sql(invoice_ids: list[int], boundary: datetime) -> tuple[str, str, list]:
+def _link_sql(invoice_ids: list[int], boundary: datetime) -> tuple[str, list]:
     """The FROM/WHERE shared by the lines and links inserts, and its parameters."""
     ids = ", ".join(["%s"] * len(invoice_ids))
     kinds = ", ".join(["%s"] * len(_BILLABLE))
+    # Only placeholders are interpolated; every value travels as a parameter.
     where = f"""
         FROM invoicing_invoice i
         JOIN ledger_entry e ON e.account_id = i.account_id
@@ -94,9 +95,9 @@ def _link_sql(invoice_ids: list[int], boundary: datetime) -> tuple[str, str, lis
           AND e.kind IN ({kinds})
           AND e.created_at < %s
           AND NOT EXISTS (SELECT 1 FROM invoicing_invoicedentry l WHERE l.entry_id = e.id)
-    """
+    """  # noqa: S608
     params = [*invoice_ids, *_BILLABLE, connection.ops.adapt_datetimefield_value(boundary)]
-    return where, ids, params
+    return where, params
 
 
 def _issue_invoices(
@@ -163,7 +164,7 @@ def _issue_invoices(
         invoice.number = number
     Invoice.objects.bulk_create(invoices)
 
-    where, _, params = _link_sql([i.pk for i in invoices], boundary)
+    where, params = _link_sql([i.pk for i in invoices], boundary)
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO invoicing_invoiceline (invoice_id, kind, description, quantity, amount) "

@@ -175,7 +175,7 @@ def invoicing_mark_overdue(*, run_date: date) -> int:
     moved = 0
     for invoice_id in list(due):
         with transaction.atomic():
-            row, invoice = lock_invoice(invoice_id)
+            _, invoice = lock_invoice(invoice_id)
             if invoice.status != InvoiceStatus.APPROVED or not (
                 invoice.due_date and invoice.due_date < run_date
             ):
