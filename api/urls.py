@@ -1,1 +1,52 @@
-urlpatterns = []
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView
+
+from .errors import not_found_view
+from .views.accounts import (
+    AccountDetailView,
+    AccountListView,
+    AccountModeView,
+    ClientCreateView,
+    ClientUserCreateView,
+)
+from .views.ledger import (
+    ChargeCreateView,
+    PaymentCreateView,
+    ReservationCommitView,
+    ReservationCreateView,
+    ReservationReleaseView,
+)
+
+app_name = "api"
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("clients/", ClientCreateView.as_view(), name="client-list"),
+    path("clients/<int:client_id>/users/", ClientUserCreateView.as_view(), name="client-users"),
+    path("accounts/", AccountListView.as_view(), name="account-list"),
+    path("accounts/<int:account_id>/", AccountDetailView.as_view(), name="account-detail"),
+    path("accounts/<int:account_id>/mode/", AccountModeView.as_view(), name="account-mode"),
+    path("accounts/<int:account_id>/charges/", ChargeCreateView.as_view(), name="account-charges"),
+    path(
+        "accounts/<int:account_id>/reservations/",
+        ReservationCreateView.as_view(),
+        name="account-reservations",
+    ),
+    path(
+        "accounts/<int:account_id>/payments/",
+        PaymentCreateView.as_view(),
+        name="account-payments",
+    ),
+    path(
+        "reservations/<int:reservation_id>/commit/",
+        ReservationCommitView.as_view(),
+        name="reservation-commit",
+    ),
+    path(
+        "reservations/<int:reservation_id>/release/",
+        ReservationReleaseView.as_view(),
+        name="reservation-release",
+    ),
+    # Anything else under /api/v1/ answers a JSON 404, like the endpoints do.
+    re_path(r"^.*$", not_found_view),
+]

@@ -1,0 +1,94 @@
+"""One error body for every failure the API answers.
+
+`{"error": "<code>", "detail": "<sentence>", "field": "<name>"}`, `field` only when one
+input is to blame. Domain errors keep the code and sentence the service gave them; the
+HTTP status follows from their class.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from billing_site.exceptions import (
+    DomainError,
+    IdempotencyConflict,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+)
+from ledger.exceptions import SpendRefused
+
+# First match wins, so subclasses come before their bases.
+DOMAIN_STATUS = (
+    (SpendRefused, status.HTTP_402_PAYMENT_REQUIRED),
+    (IdempotencyConflict, status.HTTP_409_CONFLICT),
+    (InvalidTransition, status.HTTP_409_CONFLICT),
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (InvalidInput, status.HTTP_400_BAD_REQUEST),
+)
+# The services name their own arguments; the API's caller knows some of them by
+# another name.
+FIELD_NAMES = {"idempotency_key": "Idempotency-Key"}
+
+
+def error_body(code: str, detail: str, field: str | None = None) -> dict:
+    body = {"error": code, "detail": str(detail)}
+    if field:
+        body["field"] = FIELD_NAMES.get(field, field)
+    return body
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        http_status = next(
+            (code for cls, code in DOMAIN_STATUS if isinstance(exc, cls)),
+            status.HTTP_400_BAD_REQUEST,
+        )
+        set_rollback()
+        return Response(error_body(exc.code, exc.detail, exc.field), status=http_status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found, or not visible to this API key.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)  # status, headers, rollback
+    if response is None:
+        return None  # a bug, not a refusal: Django logs it and answers 500
+    if isinstance(exc, exceptions.ValidationError):
+        field, detail = first_error(exc.detail)
+        response.data = error_body("invalid", detail, field)
+    else:
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+        response.data = error_body(code, exc.detail, getattr(exc, "field", None))
+    return response
+
+
+def first_error(detail, path=()) -> tuple[str | None, str]:
+    """The first offending field (dotted for nested input) and its message."""
+    if isinstance(detail, dict) and detail:
+        key, value = next(iter(detail.items()))
+        return first_error(value, (*path, str(key)))
+    if isinstance(detail, list) and detail:
+        return first_error(detail[0], path)
+    names = [p for p in path if p != api_settings.NON_FIELD_ERRORS_KEY]
+    field = ".".join(names) or None
+    message = str(detail) or "The request is not valid."
+    if field:
+        # DRF speaks of "this field"; the caller reads the error without the form.
+        message = message.replace("This field", f"“{field}”").replace("this field", field)
+    return field, message
+
+
+def not_found_view(request, *args, **kwargs):
+    """JSON 404 for any path under the API that names no endpoint."""
+    return JsonResponse(
+        error_body(
+            "not_found",
+            f"There is no API endpoint at {request.path}; paths end with a slash, "
+            "see /api/v1/schema/.",
+        ),
+        status=status.HTTP_404_NOT_FOUND,
+    )

@@ -1,0 +1,1 @@
+"""Serializers: input validation and the shapes of answers (money per `money.py`)."""
