@@ -40,3 +40,19 @@ class IdempotencyConflict(DomainError):
     """The idempotency key was used before for a different request: HTTP 409."""
 
     code = "idempotency_conflict"
+
+
+class PermissionRefused(DomainError):
+    """The acting user lacks the permission for this action: HTTP 403.
+
+    Services re-check permissions themselves, so a UI path that forgot to (such as a
+    generic admin button) still cannot act beyond the user's rights.
+    """
+
+    code = "permission_denied"
+
+
+def require_perm(user, perm: str, action: str) -> None:
+    """Refuse unless `user` (when one acts; None = the system itself) has `perm`."""
+    if user is not None and not user.has_perm(perm):
+        raise PermissionRefused(f"You do not have permission to {action}.")

@@ -118,16 +118,34 @@ class Invoice(models.Model):
     def outstanding(self):
         return max(self.total - self.amount_paid, 0)
 
-    @transition(field=status, source=InvoiceStatus.OPEN, target=InvoiceStatus.CLOSED)
+    # Transitions marked admin=False are moved only by the calendar or by money; the
+    # admin offers approve and cancel, and routes them through the services.
+    @transition(
+        field=status,
+        source=InvoiceStatus.OPEN,
+        target=InvoiceStatus.CLOSED,
+        custom={"admin": False},
+    )
     def close(self):
         pass
 
-    @transition(field=status, source=InvoiceStatus.CLOSED, target=InvoiceStatus.APPROVED)
+    @transition(
+        field=status,
+        source=InvoiceStatus.CLOSED,
+        target=InvoiceStatus.APPROVED,
+        permission="invoicing.approve_invoice",
+        custom={"label": "Approve", "form": "invoicing.admin.forms.ApproveForm"},
+    )
     def approve(self, *, due_date, when):
         self.due_date = due_date
         self.approved_at = when
 
-    @transition(field=status, source=InvoiceStatus.APPROVED, target=InvoiceStatus.OVERDUE)
+    @transition(
+        field=status,
+        source=InvoiceStatus.APPROVED,
+        target=InvoiceStatus.OVERDUE,
+        custom={"admin": False},
+    )
     def mark_overdue(self):
         pass
 
@@ -136,6 +154,7 @@ class Invoice(models.Model):
         source=[InvoiceStatus.APPROVED, InvoiceStatus.OVERDUE, InvoiceStatus.CLOSED],
         target=InvoiceStatus.PAID,
         conditions=[lambda inv: inv.amount_paid >= inv.total],
+        custom={"admin": False},
     )
     def mark_paid(self, *, when):
         self.paid_at = when
@@ -150,6 +169,8 @@ class Invoice(models.Model):
         ],
         target=InvoiceStatus.CANCELLED,
         conditions=[lambda inv: inv.amount_paid == 0],
+        permission="invoicing.cancel_invoice",
+        custom={"label": "Cancel (void)", "form": "invoicing.admin.forms.CancelForm"},
     )
     def cancel(self):
         pass
@@ -248,10 +269,20 @@ class Payment(models.Model):
     def __str__(self):
         return f"Payment for {self.invoice}"
 
-    @transition(field=status, source=PaymentStatus.WAITING, target=PaymentStatus.COMPLETED)
+    @transition(
+        field=status,
+        source=PaymentStatus.WAITING,
+        target=PaymentStatus.COMPLETED,
+        custom={"admin": False},
+    )
     def complete(self, *, when):
         self.completed_at = when
 
-    @transition(field=status, source=PaymentStatus.WAITING, target=PaymentStatus.CANCELLED)
+    @transition(
+        field=status,
+        source=PaymentStatus.WAITING,
+        target=PaymentStatus.CANCELLED,
+        custom={"admin": False},
+    )
     def cancel(self):
         pass

@@ -13,7 +13,7 @@ from django_fsm import TransitionNotAllowed
 
 from accounts.models import CreditStatus, PaymentMode
 from accounts.services import account_block_credit, account_unblock_credit
-from billing_site.exceptions import InvalidInput, NotFound
+from billing_site.exceptions import InvalidInput, NotFound, require_perm
 from ledger.models import Balance, Entry, EntryKind
 from ledger.services import lock_books
 
@@ -118,6 +118,9 @@ def invoice_allocate_money(*, account_id: int, by=None) -> list[Invoice]:
 
 def invoice_approve(*, invoice_id: int, due_date: date | None, approved_by=None) -> Invoice:
     """closed → approved: the due date is fixed and the client may pay."""
+    require_perm(approved_by, "invoicing.approve_invoice", "approve invoices")
+    if due_date is not None and due_date < timezone.localdate():
+        raise InvalidInput("The due date is in the past.", field="due_date")
     with transaction.atomic():
         row, invoice = lock_invoice(invoice_id)
         before = _transition(
@@ -136,6 +139,7 @@ def invoice_approve(*, invoice_id: int, due_date: date | None, approved_by=None)
 
 def invoice_cancel(*, invoice_id: int, reason: str, cancelled_by=None) -> Invoice:
     """Void an unpaid invoice and reverse what it billed with one adjustment entry."""
+    require_perm(cancelled_by, "invoicing.cancel_invoice", "cancel invoices")
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Say why the invoice is cancelled.", field="reason")

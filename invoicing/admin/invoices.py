@@ -1,0 +1,248 @@
+"""Invoices: read-only records whose state moves only through the services.
+
+The approve and cancel buttons are django-fsm-2's FSMAdminMixin buttons, but the
+transition itself is routed to `invoice_approve` / `invoice_cancel`, which lock the
+books, re-check the user's permission, log the move and do the side effects.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.http import Http404, HttpResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django_fsm.admin import FSMAdminMixin
+
+from accounts.admin.display import badge, money_html
+from billing_site.exceptions import DomainError
+
+from ..models import (
+    Invoice,
+    InvoiceLine,
+    InvoiceStatusChange,
+    Payment,
+    PaymentAllocation,
+)
+from ..services import invoice_approve, invoice_cancel
+
+STATUS_TONES = {
+    "open": "muted",
+    "closed": "info",
+    "approved": "warn",
+    "overdue": "bad",
+    "paid": "ok",
+    "cancelled": "muted",
+}
+PAYMENT_TONES = {"waiting_for_payment": "warn", "completed": "ok", "cancelled": "muted"}
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class LineInline(_ReadOnlyInline):
+    model = InvoiceLine
+    fields = readonly_fields = ("description", "kind", "quantity", "amount")
+
+
+class StatusChangeInline(_ReadOnlyInline):
+    model = InvoiceStatusChange
+    verbose_name_plural = "Status history"
+    fields = readonly_fields = ("changed_at", "from_status", "to_status", "changed_by", "reason")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
+
+
+class AllocationInline(_ReadOnlyInline):
+    model = PaymentAllocation
+    verbose_name_plural = "Money applied"
+    fields = readonly_fields = ("allocated_at", "amount")
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
+    fsm_fields = ["status"]
+    list_display = (
+        "number",
+        "client",
+        "kind_label",
+        "period",
+        "status_badge",
+        "total_display",
+        "paid_display",
+        "due_date",
+        "issued_on",
+    )
+    list_filter = ("status", "kind", "currency", "issued_on")
+    date_hierarchy = "issued_on"
+    search_fields = ("number", "account__client__name", "account__client__email")
+    list_select_related = ("account__client",)
+    raw_id_fields = ("account",)
+    show_full_result_count = False
+    list_per_page = 50
+    ordering = ("-issued_on", "-id")
+    inlines = (LineInline, AllocationInline, StatusChangeInline)
+    readonly_fields = (
+        "number",
+        "account_link",
+        "kind",
+        "status_badge",
+        "currency",
+        "period",
+        "issued_on",
+        "due_date",
+        "subtotal",
+        "rounding",
+        "total_display",
+        "paid_display",
+        "approved_at",
+        "paid_at",
+        "payment_state",
+        "pdf_link",
+    )
+    fieldsets = (
+        (None, {"fields": ("number", "account_link", "kind", "status_badge", "pdf_link")}),
+        (
+            "Period and dates",
+            {"fields": ("period", "issued_on", "due_date", "approved_at", "paid_at")},
+        ),
+        (
+            "Amounts",
+            {"fields": ("currency", "subtotal", "rounding", "total_display", "paid_display")},
+        ),
+        ("Payment", {"fields": ("payment_state",)}),
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # The change form is read-only; "change" stays on so the FSM buttons show.
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields
+
+    @admin.display(description="client", ordering="account__client__name")
+    def client(self, obj):
+        return obj.account.client.name
+
+    @admin.display(description="account")
+    def account_link(self, obj):
+        url = reverse("admin:accounts_billingaccount_change", args=[obj.account_id])
+        return format_html('<a href="{}">{}</a>', url, obj.account)
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_label(self, obj):
+        return obj.get_kind_display()
+
+    @admin.display(description="period", ordering="period_start")
+    def period(self, obj):
+        return f"{obj.period_start:%d %b %Y} – {obj.period_end:%d %b %Y}"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.get_status_display(), STATUS_TONES.get(obj.status, "muted"))
+
+    @admin.display(description="total", ordering="total")
+    def total_display(self, obj):
+        return money_html(obj.total, obj.currency)
+
+    @admin.display(description="paid", ordering="amount_paid")
+    def paid_display(self, obj):
+        return money_html(obj.amount_paid, obj.currency)
+
+    @admin.display(description="payment")
+    def payment_state(self, obj):
+        payment = Payment.objects.filter(invoice=obj).first()
+        if payment is None:
+            return "—"
+        due = f", due {payment.due_date:%d %b %Y}" if payment.due_date else ", no due date"
+        return format_html(
+            "{}{}", badge(payment.get_status_display(), PAYMENT_TONES[payment.status]), due
+        )
+
+    @admin.display(description="PDF")
+    def pdf_link(self, obj):
+        url = reverse("admin:invoicing_invoice_pdf", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Download PDF</a>', url)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/pdf/",
+                self.admin_site.admin_view(self.pdf_view),
+                name="invoicing_invoice_pdf",
+            ),
+            *super().get_urls(),
+        ]
+
+    def pdf_view(self, request, object_id):
+        invoice = self.get_object(request, unquote(object_id))
+        if invoice is None or not self.has_view_permission(request, invoice):
+            raise Http404("No such invoice.")
+        from ..pdf import invoice_pdf
+
+        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+        return response
+
+    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None):
+        """Route the FSM buttons to the services instead of calling the model directly."""
+        kwargs = kwargs or {}
+        try:
+            if transition_name == "approve":
+                invoice_approve(
+                    invoice_id=obj.pk, due_date=kwargs.get("due_date"), approved_by=request.user
+                )
+            elif transition_name == "cancel":
+                invoice_cancel(
+                    invoice_id=obj.pk, reason=kwargs.get("reason", ""), cancelled_by=request.user
+                )
+            else:
+                raise DomainError(f"'{transition_name}' is not done by hand.")
+        except DomainError as exc:
+            self.message_user(request, exc.detail, level=messages.ERROR)
+            return False
+        self.message_user(
+            request, f"Invoice {obj.number}: {transition_name} done.", messages.SUCCESS
+        )
+        return True
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = ("invoice", "client", "status_badge", "due_date", "created_at", "completed_at")
+    list_filter = ("status",)
+    search_fields = ("invoice__number", "invoice__account__client__name")
+    list_select_related = ("invoice__account__client",)
+    raw_id_fields = ("invoice",)
+    show_full_result_count = False
+    readonly_fields = ("invoice", "status", "due_date", "created_at", "completed_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="client")
+    def client(self, obj):
+        return obj.invoice.account.client.name
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.get_status_display(), PAYMENT_TONES.get(obj.status, "muted"))
