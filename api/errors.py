@@ -5,6 +5,8 @@ input is to blame. Domain errors keep the code and sentence the service gave the
 HTTP status follows from their class.
 """
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -21,6 +23,8 @@ from billing_site.exceptions import (
     NotFound,
 )
 from ledger.exceptions import SpendRefused
+
+logger = logging.getLogger(__name__)
 
 # First match wins, so subclasses come before their bases.
 DOMAIN_STATUS = (
@@ -56,14 +60,31 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)  # status, headers, rollback
     if response is None:
-        return None  # a bug, not a refusal: Django logs it and answers 500
+        return _server_error(exc, context)
     if isinstance(exc, exceptions.ValidationError):
         field, detail = first_error(exc.detail)
         response.data = error_body("invalid", detail, field)
     else:
-        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
         response.data = error_body(code, exc.detail, getattr(exc, "field", None))
     return response
+
+
+def _server_error(exc, context) -> Response:
+    """A bug, not a refusal: logged with its traceback, answered in the same JSON shape."""
+    request = context.get("request")
+    logger.error(
+        "Unhandled error in %s %s",
+        getattr(request, "method", "?"),
+        getattr(request, "path", "?"),
+        exc_info=exc,
+    )
+    set_rollback()
+    return Response(
+        error_body("server_error", "Something went wrong on our side; nothing was changed."),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
 
 
 def first_error(detail, path=()) -> tuple[str | None, str]:

@@ -2,6 +2,8 @@
 
 import pytest
 
+from api.models import IdempotencyRecord
+
 pytestmark = pytest.mark.django_db
 
 
@@ -51,3 +53,25 @@ def test_non_json_body_is_415(staff_api, account):
 
     assert response.status_code == 415
     assert response.json()["error"] == "unsupported_media_type"
+
+
+def test_a_bug_answers_500_in_the_error_format_and_books_nothing(
+    staff_api, account, monkeypatch, caplog
+):
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("api.views.ledger.ledger_charge", broken)
+
+    response = staff_api.post(
+        f"/api/v1/accounts/{account.pk}/charges/",
+        {"amount": "1"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k",
+    )
+
+    assert response.status_code == 500
+    assert response.json()["error"] == "server_error"
+    assert "boom" not in response.json()["detail"]
+    assert "boom" in caplog.text
+    assert not IdempotencyRecord.objects.exists()
