@@ -45,7 +45,7 @@ def _run(statements_by_vendor):
                 "the ledger runs on PostgreSQL or SQLite."
             )
         for sql in [statements] if isinstance(statements, str) else statements:
-            schema_editor.execute(sql)
+            schema_editor.execute(sql, params=None)  # the PL/pgSQL uses % itself
 
     return apply
 
