@@ -9,6 +9,7 @@ from .views.accounts import (
     ClientCreateView,
     ClientUserCreateView,
 )
+from .views.invoices import InvoiceDetailView, InvoiceListView, InvoicePdfView
 from .views.ledger import (
     ChargeCreateView,
     PaymentCreateView,
@@ -47,6 +48,9 @@ urlpatterns = [
         ReservationReleaseView.as_view(),
         name="reservation-release",
     ),
+    path("invoices/", InvoiceListView.as_view(), name="invoice-list"),
+    path("invoices/<int:invoice_id>/", InvoiceDetailView.as_view(), name="invoice-detail"),
+    path("invoices/<int:invoice_id>/pdf/", InvoicePdfView.as_view(), name="invoice-pdf"),
     # Anything else under /api/v1/ answers a JSON 404, like the endpoints do.
     re_path(r"^.*$", not_found_view),
 ]

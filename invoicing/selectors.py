@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from billing_site.money import LEDGER_PLACES, MAX_DIGITS, ZERO, round_to_minor_unit
@@ -98,12 +98,9 @@ def unpaid_invoices(account_id: int):
     ).order_by("issued_on", "id")
 
 
-def invoices_for_user(user):
-    """Invoices a user may see: all for staff with the view permission, else their client's."""
-    qs = Invoice.objects.select_related("account__client")
-    if user.has_perm("invoicing.view_invoice"):
-        return qs
-    membership = getattr(user, "client_membership", None)
-    if membership is None:
-        return qs.none()
-    return qs.filter(account__client_id=membership.client_id).filter(~Q(status=InvoiceStatus.OPEN))
+def invoices_visible(client_id: int | None):
+    """All invoices for staff (client_id None); a client's own, except ones still open."""
+    invoices = Invoice.objects.select_related("account__client", "payment")
+    if client_id is None:
+        return invoices
+    return invoices.filter(account__client_id=client_id).exclude(status=InvoiceStatus.OPEN)
