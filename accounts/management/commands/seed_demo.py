@@ -1,0 +1,404 @@
+"""`manage.py seed_demo`: a demo data set built through the services, safe to run again.
+
+Everything is found again by a stable name (clients, users) or idempotency key (entries,
+holds), so a second run books nothing twice and creates no rows. Each section is one
+method listed in `SECTIONS`, in the order the story needs (money in before prepaid
+usage, usage before a mode is withdrawn); a later feature adds its own section there.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import (
+    AccountStateChange,
+    BillingAccount,
+    Client,
+    ClientUser,
+    CreditLimitScope,
+    CreditStatus,
+    PaymentMode,
+    PaymentModeChange,
+)
+from accounts.services import (
+    account_block_credit,
+    account_convert_mode,
+    account_create,
+    client_add_user,
+)
+from ledger.models import Entry, EntryKind, Reservation
+from ledger.selectors import account_figures
+from ledger.services import (
+    ledger_charge,
+    ledger_commit,
+    ledger_receive_payment,
+    ledger_release,
+    ledger_reserve,
+)
+
+ADMIN_URL = "http://127.0.0.1:8000/admin/"
+USAGE_CHARGES_PER_ACCOUNT = 40
+HOLD_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    key: str  # stable: part of every idempotency key of this client's bookings
+    name: str
+    currency: str
+    payment_mode: str = PaymentMode.PREPAID
+    credit_limit: str | None = None
+    scope: str = CreditLimitScope.TOTAL_DEBT
+    monthly_charge: str | None = None  # the plan's price for the previous month
+    service: str = "Hosting"
+    usage: str = "Usage"
+
+    @property
+    def email(self) -> str:
+        return f"billing@{self.key}.example"
+
+
+CLIENTS = [
+    DemoClient(
+        "acme",
+        "Acme Hosting",
+        "USD",
+        monthly_charge="19.90",
+        service="Shared hosting",
+        usage="Outbound traffic",
+    ),
+    # Was postpaid, ran up a debt, lost the postpaid mode: prepaid with a negative balance.
+    DemoClient(
+        "bluebird",
+        "Bluebird Telecom",
+        "USD",
+        PaymentMode.POSTPAID,
+        monthly_charge="150.00",
+        service="SIP trunk",
+        usage="Voice minutes",
+    ),
+    DemoClient(
+        "cobalt",
+        "Cobalt Cloud",
+        "USD",
+        PaymentMode.POSTPAID,
+        monthly_charge="240.00",
+        service="Cloud servers",
+        usage="Object storage",
+    ),
+    DemoClient(
+        "delta",
+        "Delta Logistics",
+        "USD",
+        PaymentMode.CREDIT_LIMIT,
+        credit_limit="1000",
+        monthly_charge="420.00",
+        service="Dedicated server",
+        usage="Bandwidth",
+    ),
+    DemoClient(
+        "everest",
+        "Everest Media",
+        "USD",
+        PaymentMode.CREDIT_LIMIT,
+        credit_limit="300",
+        scope=CreditLimitScope.MONTHLY_UNBILLED,
+        monthly_charge="120.00",
+        service="CDN",
+        usage="CDN requests",
+    ),
+    # Credit blocked by staff: it can spend only money it has.
+    DemoClient(
+        "foxglove",
+        "Foxglove Retail",
+        "USD",
+        PaymentMode.CREDIT_LIMIT,
+        credit_limit="250",
+        monthly_charge="180.00",
+        service="E-commerce platform",
+        usage="SMS notifications",
+    ),
+    DemoClient(
+        "granite",
+        "Granite GmbH",
+        "EUR",
+        monthly_charge="49.00",
+        service="Managed database",
+        usage="Backup storage",
+    ),
+    DemoClient(
+        "helios",
+        "Helios SARL",
+        "EUR",
+        PaymentMode.CREDIT_LIMIT,
+        credit_limit="2000",
+        monthly_charge="300.00",
+        service="Private cloud",
+        usage="Voice minutes",
+    ),
+]
+
+# (client key, payment number, amount, reference); top-ups come before usage so that
+# prepaid accounts can pay for it.
+PAYMENTS = [
+    ("acme", 1, "500.00", "Card top-up"),
+    ("cobalt", 1, "100.00", "Bank transfer CB-0412"),
+    ("delta", 1, "200.00", "Bank transfer DL-7781"),
+    ("everest", 1, "50.00", "Bank transfer EV-1002"),
+    ("granite", 1, "250.00", "SEPA transfer GR-55"),
+    ("helios", 1, "150.00", "SEPA transfer HE-9"),
+]
+
+CONVERSIONS = [
+    (
+        "bluebird",
+        PaymentMode.PREPAID,
+        "Postpaid withdrawn after two late payments; the debt stays on the balance.",
+    ),
+]
+
+CREDIT_BLOCKS = [
+    ("foxglove", "Payment promise broken; credit blocked until the debt is settled."),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: str
+    group: str | None = None
+    superuser: bool = False
+    staff: bool = True
+
+
+STAFF = [
+    DemoLogin("admin", "back-office-admin", "superuser", superuser=True),
+    DemoLogin("billing", "back-office-billing", "billing staff", group="Billing staff"),
+    DemoLogin("manager", "back-office-manager", "manager", group="Managers"),
+]
+PORTAL_LOGIN = DemoLogin("customer", "back-office-customer", "portal user", staff=False)
+PORTAL_CLIENT = "acme"
+
+
+def previous_month(today: date) -> tuple[date, date]:
+    last = today.replace(day=1) - timedelta(days=1)
+    return last.replace(day=1), last
+
+
+class Command(BaseCommand):
+    help = (
+        "Load a demo data set (clients in every payment mode, a month of usage, payments, "
+        "holds, staff and portal logins) through the services. Safe to run again."
+    )
+
+    SECTIONS = (
+        "seed_staff",
+        "seed_accounts",
+        "seed_payments",
+        "seed_usage",
+        "seed_monthly_charges",
+        "seed_conversions",
+        "seed_credit_blocks",
+        "seed_reservations",
+        "seed_portal_login",
+    )
+
+    def handle(self, *args, **options):
+        self.accounts: dict[str, BillingAccount] = {}
+        self.staff = {}
+        self.period = previous_month(timezone.localdate())
+        before = self._counts()
+        with transaction.atomic():
+            for section in self.SECTIONS:
+                getattr(self, section)()
+        self._report(before, self._counts())
+
+    # -- sections ------------------------------------------------------------------------
+
+    def seed_staff(self):
+        User = get_user_model()
+        for login in STAFF:
+            user = User.objects.filter(username=login.username).first()
+            if user is None:
+                user = User(username=login.username, email=f"{login.username}@billing.example")
+            user.is_staff = True
+            user.is_superuser = login.superuser
+            if not user.pk or not user.check_password(login.password):
+                user.set_password(login.password)
+            user.save()
+            if login.group:
+                user.groups.add(Group.objects.get(name=login.group))
+            self.staff[login.username] = user
+
+    def seed_accounts(self):
+        for demo in CLIENTS:
+            account = (
+                BillingAccount.objects.select_related("client")
+                .filter(client__name=demo.name)
+                .first()
+            )
+            if account is None:
+                account = account_create(
+                    name=demo.name,
+                    email=demo.email,
+                    currency=demo.currency,
+                    payment_mode=demo.payment_mode,
+                    credit_limit=demo.credit_limit,
+                    credit_limit_scope=demo.scope,
+                    created_by=self.staff["billing"],
+                )
+            self.accounts[demo.key] = account
+
+    def seed_payments(self):
+        for key, number, amount, reference in PAYMENTS:
+            ledger_receive_payment(
+                account_id=self.accounts[key].pk,
+                amount=amount,
+                reference=reference,
+                idempotency_key=f"demo:{key}:payment:{number}",
+                created_by=self.staff["billing"],
+            )
+
+    def seed_usage(self):
+        """Many small metered charges with six decimals, one day of last month each."""
+        start, end = self.period
+        days = (end - start).days + 1
+        for demo in CLIENTS:
+            prices = random.Random(demo.key)  # the same amounts on every run
+            for number in range(1, USAGE_CHARGES_PER_ACCOUNT + 1):
+                day = start + timedelta(days=(number * 7) % days)
+                ledger_charge(
+                    account_id=self.accounts[demo.key].pk,
+                    amount=Decimal(prices.randint(1_000, 900_000)).scaleb(-6),
+                    kind=EntryKind.USAGE,
+                    description=f"{demo.usage}, {day:%Y-%m-%d}",
+                    period_start=day,
+                    period_end=day,
+                    idempotency_key=f"demo:{demo.key}:usage:{number}",
+                )
+
+    def seed_monthly_charges(self):
+        start, end = self.period
+        for demo in CLIENTS:
+            if demo.monthly_charge is None:
+                continue
+            ledger_charge(
+                account_id=self.accounts[demo.key].pk,
+                amount=demo.monthly_charge,
+                kind=EntryKind.CHARGE,
+                description=f"{demo.service}, {start:%B %Y}",
+                period_start=start,
+                period_end=end,
+                idempotency_key=f"demo:{demo.key}:plan:1",
+            )
+
+    def seed_conversions(self):
+        for key, mode, reason in CONVERSIONS:
+            self.accounts[key] = account_convert_mode(
+                account_id=self.accounts[key].pk,
+                payment_mode=mode,
+                reason=reason,
+                changed_by=self.staff["billing"],
+            )
+
+    def seed_credit_blocks(self):
+        for key, reason in CREDIT_BLOCKS:
+            account = BillingAccount.objects.get(pk=self.accounts[key].pk)
+            if account.credit_status != CreditStatus.BLOCKED:
+                account = account_block_credit(
+                    account_id=account.pk, reason=reason, changed_by=self.staff["billing"]
+                )
+            self.accounts[key] = account
+
+    def seed_reservations(self):
+        """One hold of each kind an operator meets: pending, committed, released."""
+        ledger_reserve(
+            account_id=self.accounts["acme"].pk,
+            amount="2.500000",
+            description="Call in progress to +1 555 0100",
+            expires_in=HOLD_SECONDS,
+            idempotency_key="demo:acme:hold:1",
+        )
+        committed = ledger_reserve(
+            account_id=self.accounts["delta"].pk,
+            amount="15.000000",
+            description="VM provisioning",
+            expires_in=HOLD_SECONDS,
+            idempotency_key="demo:delta:hold:1",
+        )
+        ledger_commit(reservation_id=committed.reservation.pk, amount="12.345678")
+        released = ledger_reserve(
+            account_id=self.accounts["granite"].pk,
+            amount="5.000000",
+            description="Conference call, cancelled",
+            expires_in=HOLD_SECONDS,
+            idempotency_key="demo:granite:hold:1",
+        )
+        ledger_release(reservation_id=released.reservation.pk, settled_by=self.staff["billing"])
+
+    def seed_portal_login(self):
+        User = get_user_model()
+        login = PORTAL_LOGIN
+        client = self.accounts[PORTAL_CLIENT].client
+        user = User.objects.filter(username=login.username).first()
+        if user is None:
+            client_add_user(
+                client_id=client.pk,
+                username=login.username,
+                email=f"{login.username}@{PORTAL_CLIENT}.example",
+                password=login.password,
+            )
+            return
+        if not user.check_password(login.password):
+            user.set_password(login.password)
+            user.save(update_fields=["password"])
+        ClientUser.objects.get_or_create(user=user, defaults={"client": client})
+
+    # -- report --------------------------------------------------------------------------
+
+    @staticmethod
+    def _counts():
+        return {
+            "clients": Client.objects.count(),
+            "accounts": BillingAccount.objects.count(),
+            "entries": Entry.objects.count(),
+            "holds": Reservation.objects.count(),
+            "mode changes": PaymentModeChange.objects.count(),
+            "state changes": AccountStateChange.objects.count(),
+            "users": get_user_model().objects.count(),
+        }
+
+    def _report(self, before, after):
+        created = {name: after[name] - before[name] for name in after}
+        if any(created.values()):
+            made = ", ".join(f"{count} {name}" for name, count in created.items() if count)
+            self.stdout.write(self.style.SUCCESS(f"Demo data created: {made}."))
+        else:
+            self.stdout.write("Demo data already present; nothing new was created.")
+
+        self.stdout.write("\nAccounts:")
+        for demo in CLIENTS:
+            account = self.accounts[demo.key]
+            figures = account_figures(account.pk)
+            usable = "unlimited" if figures.usable is None else figures.usable
+            self.stdout.write(
+                f"  {demo.name:<18} {account.currency}  {account.payment_mode:<13}"
+                f" balance {figures.balance:>14}  usable {usable:>14}"
+            )
+
+        logins = [*STAFF, PORTAL_LOGIN]
+        self.stdout.write(f"\nLog in at {ADMIN_URL}\n")
+        self.stdout.write(f"  {'login':<10} {'password':<22} role")
+        for login in logins:
+            role = login.role
+            if login is PORTAL_LOGIN:
+                role = f"{role} of {self.accounts[PORTAL_CLIENT].client.name}"
+            self.stdout.write(f"  {login.username:<10} {login.password:<22} {role}")
