@@ -1,0 +1,143 @@
+"""`seed_demo` builds a believable data set through the services and is safe to rerun."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from accounts.models import (
+    AccountStateChange,
+    BillingAccount,
+    Client,
+    ClientUser,
+    CreditLimitScope,
+    CreditStatus,
+    PaymentMode,
+    PaymentModeChange,
+)
+from ledger.models import Entry, Reservation, ReservationStatus
+from ledger.selectors import account_figures, ledger_mismatches
+from tests.conftest import IS_POSTGRES
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def row_counts():
+    return {
+        model.__name__: model.objects.count()
+        for model in (
+            Client,
+            BillingAccount,
+            Entry,
+            Reservation,
+            PaymentModeChange,
+            AccountStateChange,
+            ClientUser,
+            get_user_model(),
+        )
+    }
+
+
+def account(name):
+    return BillingAccount.objects.select_related("client").get(client__name=name)
+
+
+def test_seed_demo_twice_creates_nothing_new():
+    seed()
+    first = row_counts()
+    output = seed()
+
+    assert row_counts() == first
+    assert "nothing new was created" in output
+    assert first["Entry"] > 300
+
+
+@pytest.mark.xfail(
+    condition=not IS_POSTGRES,
+    strict=True,
+    reason="ledger.selectors.ledger_mismatches sums entries in SQLite, whose decimals are "
+    "floats: the sum of a month of six-decimal usage comes back as -89.2285869999999 "
+    "against a balance row of -89.228587. Remove this marker once the selector compares "
+    "exactly on SQLite too.",
+)
+def test_the_books_balance_after_seed_demo_runs_twice():
+    seed()
+    seed()
+    assert list(ledger_mismatches()) == []
+
+
+def test_seed_demo_covers_every_payment_mode():
+    seed()
+    modes = set(BillingAccount.objects.values_list("payment_mode", flat=True))
+    assert modes == set(PaymentMode.values)
+    assert set(BillingAccount.objects.values_list("currency", flat=True)) == {"USD", "EUR"}
+
+    assert account_figures(account("Acme Hosting")).balance > 0
+
+    was_postpaid = account("Bluebird Telecom")
+    assert was_postpaid.payment_mode == PaymentMode.PREPAID
+    assert account_figures(was_postpaid).balance < 0
+    assert was_postpaid.mode_changes.filter(to_mode=PaymentMode.PREPAID).exists()
+
+    postpaid = account("Cobalt Cloud")
+    assert postpaid.payment_mode == PaymentMode.POSTPAID
+    assert account_figures(postpaid).balance < 0
+
+    scopes = set(
+        BillingAccount.objects.filter(payment_mode=PaymentMode.CREDIT_LIMIT).values_list(
+            "credit_limit_scope", flat=True
+        )
+    )
+    assert scopes == set(CreditLimitScope.values)
+
+    blocked = account("Foxglove Retail")
+    assert blocked.credit_status == CreditStatus.BLOCKED
+    assert blocked.state_changes.get().to_state == CreditStatus.BLOCKED
+
+
+def test_seed_demo_books_a_month_of_sub_cent_usage_and_holds_in_every_state():
+    seed()
+    usage = Entry.objects.filter(kind="usage")
+    assert usage.count() >= 200
+    assert all(e.period_start and e.period_start == e.period_end for e in usage)
+    assert any(e.amount.as_tuple().exponent == -6 and e.amount * 100 % 1 for e in usage)
+    assert Entry.objects.filter(kind="payment").exists()
+    statuses = set(Reservation.objects.values_list("status", flat=True))
+    assert {
+        ReservationStatus.PENDING,
+        ReservationStatus.COMMITTED,
+        ReservationStatus.RELEASED,
+    } <= statuses
+
+
+def test_seed_demo_logins_work_and_are_printed(client):
+    output = seed()
+    assert "http://127.0.0.1:8000/admin/" in output
+    User = get_user_model()
+
+    assert User.objects.get(username="admin").is_superuser
+    assert list(User.objects.get(username="billing").groups.values_list("name", flat=True)) == [
+        "Billing staff"
+    ]
+    assert list(User.objects.get(username="manager").groups.values_list("name", flat=True)) == [
+        "Managers"
+    ]
+    customer = User.objects.get(username="customer")
+    assert not customer.is_staff
+    assert customer.client_membership.client.name == "Acme Hosting"
+
+    for line in output.splitlines():
+        parts = line.split()
+        if parts[:1] == ["billing"]:
+            assert client.login(username="billing", password=parts[1])
+            break
+    else:
+        pytest.fail("the billing login is not printed")
+    assert client.get("/admin/accounts/billingaccount/").status_code == 200
