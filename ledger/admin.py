@@ -5,6 +5,8 @@ add, change or delete for them whoever is logged in; money moves only through th
 account page's forms, which call `ledger.services`.
 """
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
@@ -13,9 +15,15 @@ from accounts.admin.display import HOLD_TONES, badge, local_minute, money_html
 from accounts.models import BillingAccount
 from billing_site.exceptions import DomainError
 
-from .models import Balance, Entry, Reservation
+from .models import Balance, Entry, Reservation, ReservationStatus
 from .selectors import figures_from_row
 from .services import ledger_release
+
+
+def _is_whole_month(start, end) -> bool:
+    if not start or not end or start.day != 1 or (start.year, start.month) != (end.year, end.month):
+        return False
+    return (end + timedelta(days=1)).day == 1
 
 
 class AccountFilter(admin.SimpleListFilter):
@@ -111,6 +119,8 @@ class EntryAdmin(_ReadOnlyAdmin):
             return "—"
         if obj.period_start == obj.period_end:
             return f"{obj.period_start:%Y-%m-%d}"
+        if _is_whole_month(obj.period_start, obj.period_end):
+            return f"{obj.period_start:%Y-%m}"
         start = f"{obj.period_start:%Y-%m-%d}" if obj.period_start else "…"
         end = f"{obj.period_end:%Y-%m-%d}" if obj.period_end else "…"
         return f"{start} – {end}"
@@ -125,8 +135,7 @@ class ReservationAdmin(_ReadOnlyAdmin):
         "state",
         "committed",
         "description",
-        "expires",
-        "settled",
+        "timing",
     )
     list_select_related = ("account__client",)
     list_filter = ("status", AccountFilter)
@@ -156,16 +165,11 @@ class ReservationAdmin(_ReadOnlyAdmin):
             .select_related("account__client", "created_by", "settled_by")
         )
 
-    @admin.display(description="expires", ordering="expires_at")
-    def expires(self, obj):
-        return local_minute(obj.expires_at)
-
-    @admin.display(description="created", ordering="created_at")
-    def created(self, obj):
-        return local_minute(obj.created_at)
-
-    @admin.display(description="settled", ordering="settled_at")
-    def settled(self, obj):
+    @admin.display(description="expires / settled", ordering="expires_at")
+    def timing(self, obj):
+        """A pending hold's deadline matters; a settled hold's settlement time does."""
+        if obj.status == ReservationStatus.PENDING:
+            return format_html("expires<br>{}", local_minute(obj.expires_at))
         return local_minute(obj.settled_at)
 
     @admin.display(description="held", ordering="amount")

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.models import PaymentMode
 from billing_site.money import currency_places
 
 UNLIMITED = "unlimited"
@@ -115,3 +116,23 @@ def figure_cards(figures, *, pending_holds: int | None = None, holds_url: str = 
     for card in cards:
         card["currency"] = currency
     return cards
+
+
+def mode_summary(account):
+    """One line saying how this account may spend, for the top of its page."""
+    mode = badge(account.get_payment_mode_display(), MODE_TONES[account.payment_mode])
+    if account.payment_mode == PaymentMode.PREPAID:
+        return format_html("{} · spends only money it has", mode)
+    if account.payment_mode == PaymentMode.POSTPAID:
+        return format_html(
+            "{} · the balance may go below zero without limit; nothing blocks it automatically",
+            mode,
+        )
+    return format_html(
+        "{} of {} on the {} · credit {} · invoices due after {} days",
+        mode,
+        money_html(account.credit_limit, account.currency),
+        account.get_credit_limit_scope_display().lower(),
+        badge(account.get_credit_status_display(), CREDIT_TONES[account.credit_status]),
+        account.payment_term_days,
+    )

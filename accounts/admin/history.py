@@ -6,7 +6,7 @@ from django.utils.html import format_html
 
 from accounts.models import AccountStateChange, PaymentModeChange
 
-from .display import amount_text, money_html
+from .display import amount_text, local_minute, money_html
 
 
 class _AuditAdmin(admin.ModelAdmin):
@@ -67,3 +67,82 @@ class AccountStateChangeAdmin(_AuditAdmin):
     @admin.display(description="from → to")
     def change(self, obj):
         return f"{obj.from_state} → {obj.to_state}"
+
+
+# -- the same history as read-only inlines on the account page ----------------------
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by", "account")
+
+    @admin.display(description="when")
+    def when(self, obj):
+        return local_minute(obj.changed_at)
+
+
+class PaymentModeChangeInline(_ReadOnlyInline):
+    model = PaymentModeChange
+    verbose_name = "payment mode change"
+    verbose_name_plural = "Payment mode history (newest first)"
+    fields = readonly_fields = ("when", "who", "change", "limits", "balance", "reason")
+    ordering = ("-changed_at", "-id")
+
+    @admin.display(description="by")
+    def who(self, obj):
+        return obj.changed_by or "system"
+
+    @admin.display(description="from → to")
+    def change(self, obj):
+        return f"{obj.get_from_mode_display()} → {obj.get_to_mode_display()}"
+
+    @admin.display(description="limit and scope")
+    def limits(self, obj):
+        currency = obj.account.currency
+
+        def side(limit, scope_label):
+            return (
+                "no limit" if limit is None else f"{amount_text(limit, currency)} ({scope_label})"
+            )
+
+        return (
+            f"{side(obj.from_credit_limit, obj.get_from_scope_display())} → "
+            f"{side(obj.to_credit_limit, obj.get_to_scope_display())}"
+        )
+
+    @admin.display(description="balance at change")
+    def balance(self, obj):
+        return money_html(obj.balance_at_change, obj.account.currency)
+
+
+class AccountStateChangeInline(_ReadOnlyInline):
+    model = AccountStateChange
+    verbose_name = "state change"
+    verbose_name_plural = "Credit status and postpaid permission history (newest first)"
+    fields = readonly_fields = ("when", "who", "field_name", "change", "reason")
+    ordering = ("-changed_at", "-id")
+
+    @admin.display(description="by")
+    def who(self, obj):
+        return obj.changed_by or "system"
+
+    @admin.display(description="what")
+    def field_name(self, obj):
+        return obj.field.replace("_", " ")
+
+    @admin.display(description="from → to")
+    def change(self, obj):
+        return f"{obj.from_state.replace('_', ' ')} → {obj.to_state.replace('_', ' ')}"
