@@ -4,6 +4,8 @@ from datetime import date
 
 from celery import group, shared_task
 
+from .models import Invoice
+from .pdf import invoice_pdf
 from .services import invoicing_accounts_due, invoicing_bill_accounts
 from .services.issue import DEFAULT_CHUNK_SIZE, chunks
 
@@ -22,3 +24,14 @@ def dispatch_monthly_run(run_date: date, chunk_size: int = DEFAULT_CHUNK_SIZE) -
     if parts:
         group(bill_accounts.s(part, run_date.isoformat()) for part in parts).apply_async()
     return len(parts)
+
+
+@shared_task(name="invoicing.render_invoice_pdf", ignore_result=True, acks_late=True)
+def render_invoice_pdf(invoice_id: int) -> None:
+    """Warm the invoice's cached PDF; queue it with `transaction.on_commit` after a change.
+
+    Safe to run twice: a PDF that is still current is left as it is.
+    """
+    invoice = Invoice.objects.select_related("account__client").filter(pk=invoice_id).first()
+    if invoice is not None:
+        invoice_pdf(invoice)
