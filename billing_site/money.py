@@ -46,6 +46,15 @@ def to_ledger_amount(value) -> Decimal:
     return quantized
 
 
+def exact(value) -> Decimal:
+    """A database aggregate as a ledger Decimal.
+
+    PostgreSQL sums NUMERIC exactly; SQLite (the laptop database) sums decimals as
+    floats, so its sums are brought back to the ledger's six places.
+    """
+    return Decimal(value).quantize(LEDGER_QUANTUM)
+
+
 def currency_places(currency_code: str) -> int:
     """Minor-unit exponent of an ISO 4217 currency (2 for USD, 0 for JPY, 3 for BHD)."""
     sub_unit = get_currency(currency_code).sub_unit or 1

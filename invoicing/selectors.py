@@ -1,12 +1,11 @@
 """Reads of invoices for admin, portal, API and `verify_ledger`."""
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from billing_site.money import LEDGER_PLACES, MAX_DIGITS, ZERO, round_to_minor_unit
+from billing_site.money import LEDGER_PLACES, MAX_DIGITS, ZERO, exact, round_to_minor_unit
 
 from .models import Invoice, InvoicedEntry, InvoiceLine, InvoiceStatus
 
@@ -74,12 +73,12 @@ def invoice_mismatches(chunk_size: int = 5000):
 def _check(inv):
     number = inv["number"]
     billed = inv["subtotal"] + inv["rounding"]
-    if Decimal(inv["lines_sum"]) != inv["subtotal"]:
+    if exact(inv["lines_sum"]) != inv["subtotal"]:
         yield InvoiceMismatch(
             number, f"lines add up to {inv['lines_sum']}, subtotal is {inv['subtotal']}"
         )
     expected_entries = billed + (inv["total"] if inv["status"] == InvoiceStatus.CANCELLED else 0)
-    if Decimal(inv["entries_sum"]) != expected_entries:
+    if exact(inv["entries_sum"]) != expected_entries:
         yield InvoiceMismatch(
             number, f"billed entries add up to {inv['entries_sum']}, expected {expected_entries}"
         )

@@ -7,7 +7,7 @@ from django.db.models import Count, DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import BillingAccount, CreditLimitScope, CreditStatus, PaymentMode
-from billing_site.money import LEDGER_PLACES, MAX_DIGITS, ZERO
+from billing_site.money import LEDGER_PLACES, MAX_DIGITS, ZERO, exact
 
 from .models import BILLABLE_KINDS, Balance, Entry, Reservation, ReservationStatus
 
@@ -125,8 +125,10 @@ def ledger_mismatches(chunk_size: int = 2000):
                 ("entry count", Decimal(row.entry_count), Decimal(computed["count"])),
             )
             for what, stored, actual in checks:
+                # SQLite sums decimals as floats; six places is the books' precision.
+                actual = exact(actual)
                 if stored != actual:
-                    yield LedgerMismatch(account_id, what, stored, actual.quantize(stored))
+                    yield LedgerMismatch(account_id, what, stored, actual)
 
 
 def accounts_without_balance_row():

@@ -18,7 +18,6 @@ from accounts.models import (
 )
 from ledger.models import Entry, Reservation, ReservationStatus
 from ledger.selectors import account_figures, ledger_mismatches
-from tests.conftest import IS_POSTGRES
 
 pytestmark = pytest.mark.django_db
 
@@ -59,14 +58,6 @@ def test_seed_demo_twice_creates_nothing_new():
     assert first["Entry"] > 300
 
 
-@pytest.mark.xfail(
-    condition=not IS_POSTGRES,
-    strict=True,
-    reason="ledger.selectors.ledger_mismatches sums entries in SQLite, whose decimals are "
-    "floats: the sum of a month of six-decimal usage comes back as -89.2285869999999 "
-    "against a balance row of -89.228587. Remove this marker once the selector compares "
-    "exactly on SQLite too.",
-)
 def test_the_books_balance_after_seed_demo_runs_twice():
     seed()
     seed()

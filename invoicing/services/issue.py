@@ -10,7 +10,6 @@ unique constraint (account, period, kind) backs that up.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Count, Min, Sum
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import PaymentMode
 from billing_site.exceptions import InvalidInput
-from billing_site.money import round_to_minor_unit
+from billing_site.money import exact, round_to_minor_unit
 from ledger.models import BILLABLE_KINDS, Balance, Entry, EntryKind
 from ledger.services import lock_books
 
@@ -125,7 +124,7 @@ def _issue_invoices(
         if not found or not found["count"]:
             continue
         account = by_account[account_id].account
-        subtotal = Decimal(found["subtotal"])
+        subtotal = exact(found["subtotal"])
         total = -round_to_minor_unit(subtotal, account.currency)
         payable = total > 0
         status = (
