@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_staff_groups'),
+        ("accounts", "0002_staff_groups"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='billingaccount',
-            name='credit_blocked_by_overdue',
-            field=models.BooleanField(default=False, editable=False, help_text='Blocked by the overdue rule, so paying the overdue invoices unblocks it.'),
+            model_name="billingaccount",
+            name="credit_blocked_by_overdue",
+            field=models.BooleanField(
+                default=False,
+                editable=False,
+                help_text="Blocked by the overdue rule, so paying the overdue invoices unblocks it.",
+            ),
         ),
     ]

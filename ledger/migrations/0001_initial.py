@@ -7,112 +7,283 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Balance',
+            name="Balance",
             fields=[
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='balance_row', serialize=False, to='accounts.billingaccount')),
-                ('balance', models.DecimalField(decimal_places=6, default=0, max_digits=20)),
-                ('unbilled', models.DecimalField(decimal_places=6, default=0, max_digits=20)),
-                ('reserved', models.DecimalField(decimal_places=6, default=0, max_digits=20)),
-                ('entry_count', models.BigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="balance_row",
+                        serialize=False,
+                        to="accounts.billingaccount",
+                    ),
+                ),
+                ("balance", models.DecimalField(decimal_places=6, default=0, max_digits=20)),
+                ("unbilled", models.DecimalField(decimal_places=6, default=0, max_digits=20)),
+                ("reserved", models.DecimalField(decimal_places=6, default=0, max_digits=20)),
+                ("entry_count", models.BigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('reserved__gte', 0)), name='balance_reserved_nonnegative')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("reserved__gte", 0)),
+                        name="balance_reserved_nonnegative",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Reservation',
+            name="Reservation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.DecimalField(decimal_places=6, help_text='The held amount, positive.', max_digits=20)),
-                ('committed_amount', models.DecimalField(blank=True, decimal_places=6, max_digits=20, null=True)),
-                ('description', models.CharField(blank=True, max_length=500)),
-                ('status', django_fsm.FSMField(choices=[('pending', 'Pending'), ('committed', 'Committed'), ('released', 'Released'), ('expired', 'Expired')], default='pending', max_length=20, protected=True)),
-                ('idempotency_key', models.CharField(max_length=200)),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('settled_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reservations', to='accounts.billingaccount')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('settled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "amount",
+                    models.DecimalField(
+                        decimal_places=6, help_text="The held amount, positive.", max_digits=20
+                    ),
+                ),
+                (
+                    "committed_amount",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=20, null=True),
+                ),
+                ("description", models.CharField(blank=True, max_length=500)),
+                (
+                    "status",
+                    django_fsm.FSMField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("committed", "Committed"),
+                            ("released", "Released"),
+                            ("expired", "Expired"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                        protected=True,
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=200)),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("settled_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reservations",
+                        to="accounts.billingaccount",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "settled_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Entry',
+            name="Entry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.DecimalField(decimal_places=6, max_digits=20)),
-                ('kind', models.CharField(choices=[('charge', 'Charge'), ('usage', 'Usage'), ('renewal', 'Renewal'), ('payment', 'Payment'), ('refund', 'Refund'), ('adjustment', 'Adjustment'), ('rounding', 'Rounding')], max_length=20)),
-                ('description', models.CharField(blank=True, max_length=500)),
-                ('period_start', models.DateField(blank=True, null=True)),
-                ('period_end', models.DateField(blank=True, null=True)),
-                ('idempotency_key', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='accounts.billingaccount')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reservation', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='entry', to='ledger.reservation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=6, max_digits=20)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("charge", "Charge"),
+                            ("usage", "Usage"),
+                            ("renewal", "Renewal"),
+                            ("payment", "Payment"),
+                            ("refund", "Refund"),
+                            ("adjustment", "Adjustment"),
+                            ("rounding", "Rounding"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=500)),
+                ("period_start", models.DateField(blank=True, null=True)),
+                ("period_end", models.DateField(blank=True, null=True)),
+                ("idempotency_key", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="accounts.billingaccount",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reservation",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entry",
+                        to="ledger.reservation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'entries',
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('post_charge', 'Can charge accounts'), ('receive_payment', 'Can book money received')],
+                "verbose_name_plural": "entries",
+                "ordering": ["-created_at", "-id"],
+                "permissions": [
+                    ("post_charge", "Can charge accounts"),
+                    ("receive_payment", "Can book money received"),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='reservation',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['expires_at'], name='reservation_pending_expiry'),
+            model_name="reservation",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["expires_at"],
+                name="reservation_pending_expiry",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reservation',
-            constraint=models.UniqueConstraint(fields=('account', 'idempotency_key'), name='reservation_idempotency_key_per_account'),
+            model_name="reservation",
+            constraint=models.UniqueConstraint(
+                fields=("account", "idempotency_key"),
+                name="reservation_idempotency_key_per_account",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reservation',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='reservation_amount_positive'),
+            model_name="reservation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="reservation_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reservation',
-            constraint=models.CheckConstraint(condition=models.Q(('committed_amount__isnull', True), models.Q(('committed_amount__gt', 0), ('committed_amount__lte', models.F('amount'))), _connector='OR'), name='reservation_commit_within_hold'),
+            model_name="reservation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("committed_amount__isnull", True),
+                    models.Q(
+                        ("committed_amount__gt", 0), ("committed_amount__lte", models.F("amount"))
+                    ),
+                    _connector="OR",
+                ),
+                name="reservation_commit_within_hold",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reservation',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'committed', 'released', 'expired'])), name='reservation_status_valid'),
+            model_name="reservation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "committed", "released", "expired"])),
+                name="reservation_status_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='entry',
-            index=models.Index(fields=['account', '-created_at'], name='ledger_entr_account_17836d_idx'),
+            model_name="entry",
+            index=models.Index(
+                fields=["account", "-created_at"], name="ledger_entr_account_17836d_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='entry',
-            constraint=models.UniqueConstraint(fields=('account', 'idempotency_key'), name='entry_idempotency_key_per_account'),
+            model_name="entry",
+            constraint=models.UniqueConstraint(
+                fields=("account", "idempotency_key"), name="entry_idempotency_key_per_account"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='entry',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='entry_amount_nonzero'),
+            model_name="entry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount", 0), _negated=True), name="entry_amount_nonzero"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='entry',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['charge', 'usage', 'renewal', 'payment', 'refund', 'adjustment', 'rounding'])), name='entry_kind_valid'),
+            model_name="entry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "charge",
+                            "usage",
+                            "renewal",
+                            "payment",
+                            "refund",
+                            "adjustment",
+                            "rounding",
+                        ],
+                    )
+                ),
+                name="entry_kind_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='entry',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('amount__lt', 0), ('kind__in', ['charge', 'usage', 'renewal'])), models.Q(('amount__gt', 0), ('kind', 'payment')), models.Q(('amount__lt', 0), ('kind', 'refund')), ('kind__in', ['adjustment', 'rounding']), _connector='OR'), name='entry_sign_matches_kind'),
+            model_name="entry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("amount__lt", 0), ("kind__in", ["charge", "usage", "renewal"])),
+                    models.Q(("amount__gt", 0), ("kind", "payment")),
+                    models.Q(("amount__lt", 0), ("kind", "refund")),
+                    ("kind__in", ["adjustment", "rounding"]),
+                    _connector="OR",
+                ),
+                name="entry_sign_matches_kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='entry',
-            constraint=models.CheckConstraint(condition=models.Q(('period_start__isnull', True), ('period_end__isnull', True), ('period_start__lte', models.F('period_end')), _connector='OR'), name='entry_period_ordered'),
+            model_name="entry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("period_start__isnull", True),
+                    ("period_end__isnull", True),
+                    ("period_start__lte", models.F("period_end")),
+                    _connector="OR",
+                ),
+                name="entry_period_ordered",
+            ),
         ),
     ]
