@@ -132,3 +132,21 @@ def test_seed_demo_logins_work_and_are_printed(client):
     else:
         pytest.fail("the billing login is not printed")
     assert client.get("/admin/accounts/billingaccount/").status_code == 200
+
+
+def test_seed_demo_turns_a_month_of_usage_into_invoices_in_every_platform_state():
+    from accounts.models import CreditStatus
+    from invoicing.models import Invoice, InvoiceKind
+    from invoicing.selectors import invoice_mismatches
+
+    seed()
+    states = set(Invoice.objects.values_list("status", flat=True))
+    # open and closed exist only while an external ERP owns the invoices.
+    assert {"approved", "overdue", "paid", "cancelled"} <= states
+    kinds = set(Invoice.objects.values_list("kind", flat=True))
+    assert kinds == {InvoiceKind.CREDIT, InvoiceKind.POSTPAID, InvoiceKind.STATEMENT, "manual"}
+    delta = BillingAccount.objects.get(client__name="Delta Logistics")
+    assert delta.credit_status == CreditStatus.BLOCKED
+    assert delta.credit_blocked_by_overdue
+    assert list(invoice_mismatches()) == []
+    assert list(ledger_mismatches()) == []

@@ -7,10 +7,12 @@ usage, usage before a mode is withdrawn); a later feature adds its own section t
 """
 
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -33,6 +35,9 @@ from accounts.services import (
     account_create,
     client_add_user,
 )
+from billing_site.cycle import run_cycle
+from invoicing.models import Invoice, InvoiceKind
+from invoicing.services import invoice_cancel, invoice_issue_now
 from ledger.models import Entry, EntryKind, Reservation
 from ledger.selectors import account_figures
 from ledger.services import (
@@ -193,6 +198,31 @@ def previous_month(today: date) -> tuple[date, date]:
     return last.replace(day=1), last
 
 
+@contextmanager
+def booked_on(day: date, hour: int = 12):
+    """Book as if it were `day`: last month's usage must carry last month's timestamps
+    for the monthly run to bill it, and entries can never be re-dated afterwards."""
+    moment = timezone.make_aware(datetime.combine(day, time(hour)))
+    with time_machine.travel(moment, tick=False):
+        yield
+
+
+# A client whose invoice of two months ago stays unpaid: overdue, credit blocked by the
+# overdue rule; and one who paid that older invoice.
+OLDER_MONTH = [
+    ("delta", "420.00", "Dedicated server"),
+    ("helios", "300.00", "Private cloud"),
+]
+# (client key, payment number, which invoice, reference): paid five days after issue.
+INVOICE_PAYMENTS = [
+    ("helios", 2, "older", "SEPA transfer HE-7"),
+    ("helios", 3, "last", "SEPA transfer HE-8"),
+    ("everest", 2, "last", "Bank transfer EV-1107"),
+]
+# A setup fee booked twice and invoiced by hand, then voided.
+DUPLICATE_FEE = ("cobalt", "35.00", "Setup fee (duplicate)")
+
+
 class Command(BaseCommand):
     help = (
         "Load a demo data set (clients in every payment mode, a month of usage, payments, "
@@ -208,6 +238,7 @@ class Command(BaseCommand):
         "seed_conversions",
         "seed_credit_blocks",
         "seed_reservations",
+        "seed_invoices",
         "seed_portal_login",
     )
 
@@ -259,13 +290,17 @@ class Command(BaseCommand):
 
     def seed_payments(self):
         for key, number, amount, reference in PAYMENTS:
-            ledger_receive_payment(
-                account_id=self.accounts[key].pk,
-                amount=amount,
-                reference=reference,
-                idempotency_key=f"demo:{key}:payment:{number}",
-                created_by=self.staff["billing"],
-            )
+            with booked_on(self.period[0], hour=9):
+                self._receive(key, number, amount, reference)
+
+    def _receive(self, key, number, amount, reference):
+        ledger_receive_payment(
+            account_id=self.accounts[key].pk,
+            amount=amount,
+            reference=reference,
+            idempotency_key=f"demo:{key}:payment:{number}",
+            created_by=self.staff["billing"],
+        )
 
     def seed_usage(self):
         """Many small metered charges with six decimals, one day of last month each."""
@@ -275,30 +310,33 @@ class Command(BaseCommand):
             prices = random.Random(demo.key)  # the same amounts on every run
             for number in range(1, USAGE_CHARGES_PER_ACCOUNT + 1):
                 day = start + timedelta(days=(number * 7) % days)
-                ledger_charge(
-                    account_id=self.accounts[demo.key].pk,
-                    amount=Decimal(prices.randint(1_000, 900_000)).scaleb(-6),
-                    kind=EntryKind.USAGE,
-                    description=f"{demo.usage}, {day:%Y-%m-%d}",
-                    period_start=day,
-                    period_end=day,
-                    idempotency_key=f"demo:{demo.key}:usage:{number}",
-                )
+                amount = Decimal(prices.randint(1_000, 900_000)).scaleb(-6)
+                with booked_on(day):
+                    ledger_charge(
+                        account_id=self.accounts[demo.key].pk,
+                        amount=amount,
+                        kind=EntryKind.USAGE,
+                        description=f"{demo.usage}, {day:%Y-%m-%d}",
+                        period_start=day,
+                        period_end=day,
+                        idempotency_key=f"demo:{demo.key}:usage:{number}",
+                    )
 
     def seed_monthly_charges(self):
         start, end = self.period
         for demo in CLIENTS:
             if demo.monthly_charge is None:
                 continue
-            ledger_charge(
-                account_id=self.accounts[demo.key].pk,
-                amount=demo.monthly_charge,
-                kind=EntryKind.CHARGE,
-                description=f"{demo.service}, {start:%B %Y}",
-                period_start=start,
-                period_end=end,
-                idempotency_key=f"demo:{demo.key}:plan:1",
-            )
+            with booked_on(start, hour=0):
+                ledger_charge(
+                    account_id=self.accounts[demo.key].pk,
+                    amount=demo.monthly_charge,
+                    kind=EntryKind.CHARGE,
+                    description=f"{demo.service}, {start:%B %Y}",
+                    period_start=start,
+                    period_end=end,
+                    idempotency_key=f"demo:{demo.key}:plan:1",
+                )
 
     def seed_conversions(self):
         for key, mode, reason in CONVERSIONS:
@@ -344,6 +382,62 @@ class Command(BaseCommand):
         )
         ledger_release(reservation_id=released.reservation.pk, settled_by=self.staff["billing"])
 
+    def seed_invoices(self):
+        """Let the billing calendar turn the usage into invoices, as beat would have.
+
+        Two months ago: one charge for two credit clients, billed on the 1st of last
+        month; one pays, the other stays overdue. Last month: everyone's usage, billed
+        on the 1st of this month (statements for prepaid, no due date for postpaid).
+        Today's run marks what is past due. A manual invoice goes to the prepaid client
+        with a debt, and a duplicate fee is invoiced by hand and voided.
+        """
+        last_month_start = self.period[0]
+        older_start = (last_month_start - timedelta(days=1)).replace(day=1)
+        for key, amount, service in OLDER_MONTH:
+            with booked_on(older_start + timedelta(days=9)):
+                ledger_charge(
+                    account_id=self.accounts[key].pk,
+                    amount=amount,
+                    description=f"{service}, {older_start:%B %Y}",
+                    period_start=older_start,
+                    period_end=last_month_start - timedelta(days=1),
+                    idempotency_key=f"demo:{key}:plan:0",
+                )
+        today = timezone.localdate()
+        for day in (last_month_start, last_month_start + timedelta(days=1), today.replace(day=1)):
+            with booked_on(day, hour=0):
+                run_cycle(day)
+        starts = {"older": older_start, "last": last_month_start}
+        for key, number, which, reference in INVOICE_PAYMENTS:
+            invoice = Invoice.objects.get(
+                account=self.accounts[key], period_start=starts[which], kind=InvoiceKind.CREDIT
+            )
+            with booked_on(min(invoice.issued_on + timedelta(days=5), today)):
+                self._receive(key, number, invoice.total, reference)
+        run_cycle(today)
+
+        debtor = self.accounts["bluebird"]
+        if not Invoice.objects.filter(account=debtor, kind=InvoiceKind.MANUAL).exists():
+            invoice_issue_now(account_id=debtor.pk, issued_by=self.staff["billing"])
+
+        key, amount, description = DUPLICATE_FEE
+        account = self.accounts[key]
+        if not Invoice.objects.filter(account=account, kind=InvoiceKind.MANUAL).exists():
+            ledger_charge(
+                account_id=account.pk,
+                amount=amount,
+                description=description,
+                idempotency_key=f"demo:{key}:setup:2",
+            )
+            duplicate = invoice_issue_now(account_id=account.pk, issued_by=self.staff["billing"])
+            invoice_cancel(
+                invoice_id=duplicate.pk,
+                reason="The setup fee was billed twice.",
+                cancelled_by=self.staff["manager"],
+            )
+        for key, demo_account in self.accounts.items():
+            self.accounts[key] = BillingAccount.objects.get(pk=demo_account.pk)
+
     def seed_portal_login(self):
         User = get_user_model()
         login = PORTAL_LOGIN
@@ -373,6 +467,7 @@ class Command(BaseCommand):
             "holds": Reservation.objects.count(),
             "mode changes": PaymentModeChange.objects.count(),
             "state changes": AccountStateChange.objects.count(),
+            "invoices": Invoice.objects.count(),
             "users": get_user_model().objects.count(),
         }
 
