@@ -105,7 +105,12 @@ class BillingAccount(models.Model):
             models.CheckConstraint(
                 name="account_credit_limit_only_in_credit_mode",
                 condition=(
-                    Q(payment_mode=PaymentMode.CREDIT_LIMIT, credit_limit__gt=0)
+                    # isnull=False too: NULL > 0 is unknown, and a CHECK passes on unknown.
+                    Q(
+                        payment_mode=PaymentMode.CREDIT_LIMIT,
+                        credit_limit__isnull=False,
+                        credit_limit__gt=0,
+                    )
                     | (~Q(payment_mode=PaymentMode.CREDIT_LIMIT) & Q(credit_limit__isnull=True))
                 ),
             ),
