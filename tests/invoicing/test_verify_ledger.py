@@ -1,0 +1,91 @@
+"""`manage.py verify_ledger` checks invoices against their lines and billed entries."""
+
+from datetime import date
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import F
+
+from invoicing.models import Invoice, InvoicedEntry, InvoiceLine
+from ledger.models import EntryKind
+from tests.factories import AccountFactory
+
+from .helpers import at, charge, pay, run_month
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def invoices():
+    """Two invoices for November: a JPY one with rounding, a USD one without."""
+    jpy = AccountFactory(currency="JPY", payment_mode="credit_limit", credit_limit="10000")
+    usd = AccountFactory(payment_mode="postpaid")
+    charge(jpy, "100.5", at(2026, 11, 10), description="Calls")
+    charge(jpy, "20", at(2026, 11, 11), kind=EntryKind.RENEWAL, description="Plan")
+    charge(usd, "7.25", at(2026, 11, 12))
+    run_month(date(2026, 12, 1))
+    return Invoice.objects.get(account=jpy), Invoice.objects.get(account=usd)
+
+
+def verify() -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("verify_ledger", stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_verify_ledger_passes_with_invoices_billed_by_the_run(invoices):
+    out, _ = verify()
+    assert "Ledger OK: 2 accounts and 2 invoices checked." in out
+
+
+@pytest.mark.parametrize(
+    ("tamper", "complaint"),
+    [
+        (
+            lambda inv: InvoiceLine.objects.filter(invoice=inv, kind="usage").update(
+                amount=F("amount") + 1
+            ),
+            "lines add up to -119.5",
+        ),
+        (
+            lambda inv: InvoicedEntry.objects.filter(invoice=inv, entry__kind="renewal").delete(),
+            "billed entries add up to -101",
+        ),
+        (
+            lambda inv: Invoice.objects.filter(pk=inv.pk).update(total=F("total") - 1),
+            "total 120.000000 is not −(subtotal + rounding) rounded",
+        ),
+    ],
+    ids=["line-amount", "entry-link", "total"],
+)
+def test_verify_ledger_exits_1_and_names_the_tampered_invoice(invoices, tamper, complaint):
+    tampered, untouched = invoices
+    tamper(tampered)
+
+    err = StringIO()
+    with pytest.raises(CommandError) as failed:
+        call_command("verify_ledger", stdout=StringIO(), stderr=err)
+
+    assert failed.value.returncode == 1  # what `manage.py verify_ledger` exits with
+    assert "mismatch(es) in the ledger" in str(failed.value)
+    assert f"invoice {tampered.number}: {complaint}" in err.getvalue()
+    assert untouched.number not in err.getvalue()
+
+
+def test_verify_ledger_passes_on_healthy_books_whose_amounts_are_not_binary_fractions():
+    """SQLite sums these entries in floating point to -0.9999999999999929."""
+    account = AccountFactory(payment_mode="credit_limit", credit_limit="1000")
+    charge(account, "80.004", at(2026, 11, 10))
+    charge(account, "19.99", at(2026, 11, 28))
+    run_month(date(2026, 12, 1))
+    assert Invoice.objects.get(account=account).total == Decimal("99.99")
+    pay(account, "50", at(2026, 12, 5))
+    pay(account, "49.99", at(2026, 12, 6))
+    charge(account, "1", at(2026, 12, 7))  # Σ entries is -1 exactly; SQLite says -0.99999…
+
+    out, err = verify()
+
+    assert "Ledger OK" in out
+    assert err == ""
