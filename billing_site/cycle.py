@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
+from billing_site.exceptions import InvalidInput
 from invoicing.services import invoicing_mark_overdue, invoicing_run_month
 from ledger.services import ledger_expire_reservations
 
@@ -60,7 +61,15 @@ def run_cycle(
     fan_out: bool = False,
     on_step_done: Callable[[Step, int], None] | None = None,
 ) -> list[tuple[str, int]]:
-    """Run every step for `run_date`; returns [(step name, count)] in order."""
+    """Run every step for `run_date`; returns [(step name, count)] in order.
+
+    A date still to come is refused: it would bill a month that has not ended.
+    """
+    if run_date > timezone.localdate():
+        raise InvalidInput(
+            f"{run_date} has not come yet; the billing cycle runs for today or earlier days.",
+            field="date",
+        )
     ctx = Context(run_date=run_date, moment=_moment(run_date), fan_out=fan_out)
     results = []
     for step in STEPS:

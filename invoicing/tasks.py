@@ -35,3 +35,10 @@ def render_invoice_pdf(invoice_id: int) -> None:
     invoice = Invoice.objects.select_related("account__client").filter(pk=invoice_id).first()
     if invoice is not None:
         invoice_pdf(invoice)
+
+
+@shared_task(name="invoicing.render_invoice_pdfs", ignore_result=True, acks_late=True)
+def render_invoice_pdfs(invoice_ids: list[int]) -> None:
+    """Warm the PDFs of a batch of invoices (a chunk of the monthly run, say)."""
+    for invoice_id in invoice_ids:
+        render_invoice_pdf(invoice_id)

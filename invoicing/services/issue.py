@@ -16,7 +16,7 @@ from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from accounts.models import PaymentMode
-from billing_site.exceptions import InvalidInput
+from billing_site.exceptions import InvalidInput, require_perm
 from billing_site.money import exact, round_to_minor_unit
 from ledger.models import BILLABLE_KINDS, Balance, Entry, EntryKind
 from ledger.services import lock_books
@@ -30,7 +30,7 @@ from ..models import (
     InvoiceStatusChange,
     Payment,
 )
-from .lifecycle import allocate_money
+from .lifecycle import allocate_money, warm_pdfs
 from .numbering import invoice_numbers_take
 
 DEFAULT_CHUNK_SIZE = 1000
@@ -45,6 +45,12 @@ class BillingPeriod:
 
     @classmethod
     def month_before(cls, run_date: date) -> "BillingPeriod":
+        """The calendar month before `run_date`; a month still running is never billed."""
+        if run_date > timezone.localdate():
+            raise InvalidInput(
+                f"{run_date} has not come yet: a billing run bills only months that have ended.",
+                field="run_date",
+            )
         first_of_this_month = run_date.replace(day=1)
         end = first_of_this_month - timedelta(days=1)
         boundary = timezone.make_aware(datetime.combine(first_of_this_month, time.min))
@@ -240,6 +246,7 @@ def _issue_invoices(
             and row.balance - row.unbilled + invoice.total > 0
         ):
             allocate_money(row, by=issued_by)
+    warm_pdfs([i.pk for i in invoices])
     return invoices
 
 
@@ -324,6 +331,7 @@ def invoice_issue_now(*, account_id: int, issued_by=None) -> Invoice:
     For the cases the monthly run leaves to staff, like a prepaid account with a
     negative balance after postpaid was switched off.
     """
+    require_perm(issued_by, "invoicing.issue_invoice", "issue invoices")
     now = timezone.now()
     with transaction.atomic():
         row = lock_books(account_id)

@@ -7,6 +7,7 @@ effects (payment state, credit unblocking).
 
 from datetime import date
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
@@ -28,6 +29,16 @@ from ..models import (
     PaymentAllocation,
     PaymentStatus,
 )
+
+
+def warm_pdfs(invoice_ids: list[int]) -> None:
+    """After commit, have a worker render the changed invoices' PDFs into the cache."""
+    if not invoice_ids or not settings.INVOICE_PDF_WARM_CACHE:
+        return
+    from ..tasks import render_invoice_pdfs  # tasks import the services
+
+    ids = list(invoice_ids)
+    transaction.on_commit(lambda: render_invoice_pdfs.delay(ids))
 
 
 def log_transition(invoice: Invoice, before: str, *, by=None, reason: str = "") -> None:
@@ -76,7 +87,7 @@ def allocate_money(row: Balance, *, by=None) -> list[Invoice]:
         .select_for_update()
     )
     available = (row.balance - row.unbilled) + sum(i.outstanding for i in unpaid)
-    paid = []
+    paid, touched = [], []
     now = timezone.now()
     for invoice in unpaid:
         if available <= 0:
@@ -86,6 +97,7 @@ def allocate_money(row: Balance, *, by=None) -> list[Invoice]:
             continue
         available -= share
         invoice.amount_paid += share
+        touched.append(invoice.pk)
         PaymentAllocation.objects.create(invoice=invoice, amount=share)
         if invoice.amount_paid >= invoice.total:
             before = _transition(invoice, "mark_paid", refusal="it cannot be paid.", when=now)
@@ -95,6 +107,7 @@ def allocate_money(row: Balance, *, by=None) -> list[Invoice]:
         invoice.save()
     if paid:
         lift_overdue_block(row.account_id, by=by)
+    warm_pdfs(touched)
     return paid
 
 
@@ -134,6 +147,7 @@ def invoice_approve(*, invoice_id: int, due_date: date | None, approved_by=None)
         Payment.objects.filter(invoice=invoice).update(due_date=due_date)
         log_transition(invoice, before, by=approved_by, reason="Approved.")
         allocate_money(row, by=approved_by)
+        warm_pdfs([invoice.pk])
     return invoice
 
 
@@ -168,6 +182,7 @@ def invoice_cancel(*, invoice_id: int, reason: str, cancelled_by=None) -> Invoic
             row.save(update_fields=["balance", "entry_count", "updated_at"])
         log_transition(invoice, before, by=cancelled_by, reason=reason)
         lift_overdue_block(row.account_id, by=cancelled_by)
+        warm_pdfs([invoice.pk])
     return invoice
 
 
@@ -187,6 +202,7 @@ def invoicing_mark_overdue(*, run_date: date) -> int:
             before = _transition(invoice, "mark_overdue", refusal="it cannot become overdue.")
             invoice.save()
             log_transition(invoice, before, reason=f"Unpaid after the due date {invoice.due_date}.")
+            warm_pdfs([invoice.pk])
             moved += 1
     block_accounts_with_overdue_invoices()
     return moved

@@ -6,6 +6,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from billing_site.cycle import STEPS, run_cycle
+from billing_site.exceptions import DomainError
 
 
 class Command(BaseCommand):
@@ -30,8 +31,11 @@ class Command(BaseCommand):
             bar.set_postfix_str(f"{step.name}: {count}")
             bar.update(1)
 
-        with bar:
-            results = run_cycle(run_date, on_step_done=on_step_done)
+        try:
+            with bar:
+                results = run_cycle(run_date, on_step_done=on_step_done)
+        except DomainError as exc:
+            raise CommandError(exc.detail) from None
         summary = ", ".join(f"{name.lower()}: {count}" for name, count in results)
         self.stdout.write(f"Billing cycle for {run_date} done ({summary}).")
 
