@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= billing_site.settings.local
 
-.PHONY: run test install install-dev lint migrate demo bench clean
+.PHONY: run test install install-dev system-deps lint migrate demo bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,15 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# Debian libraries WeasyPrint needs (Pango, HarfBuzz subsetting, DejaVu fonts); installs
+# only what is missing, and only as root (otherwise it says what is missing).
+system-deps:
+	@bash scripts/install-system-deps.sh
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-migrate: install
+migrate: install system-deps
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
@@ -37,12 +42,14 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+test: lint system-deps
 	DJANGO_SETTINGS_MODULE=billing_site.settings.test $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: install-dev
+bench: install-dev system-deps
 	$(PY) bench/hot_account.py
+	$(PY) bench/invoice_run.py
+	$(PY) bench/pdf.py
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .hypothesis
