@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from accounts.models import PaymentMode
@@ -42,6 +42,9 @@ class BillingPeriod:
     start: date
     end: date  # inclusive
     boundary: datetime  # entries created before this instant belong to the period
+
+    # ...and so do entries whose service period ended before the boundary's day, even if
+    # booked after it: a postpay fee charged in arrears on the 1st, a late usage record.
 
     @classmethod
     def month_before(cls, run_date: date) -> "BillingPeriod":
@@ -79,11 +82,16 @@ def _monthly_kind(row: Balance) -> str | None:
     return InvoiceKind.STATEMENT if row.balance >= 0 else None
 
 
+def _in_period(boundary: datetime) -> Q:
+    """Booked before the boundary, or for a service period that ended before its day."""
+    return Q(created_at__lt=boundary) | Q(period_end__lt=timezone.localdate(boundary))
+
+
 def _unbilled(account_ids, boundary):
     return Entry.objects.filter(
+        _in_period(boundary),
         account_id__in=account_ids,
         kind__in=_BILLABLE,
-        created_at__lt=boundary,
         invoice_link__isnull=True,
     )
 
@@ -98,10 +106,15 @@ def _link_sql(invoice_ids: list[int], boundary: datetime) -> tuple[str, list]:
         JOIN ledger_entry e ON e.account_id = i.account_id
         WHERE i.id IN ({ids})
           AND e.kind IN ({kinds})
-          AND e.created_at < %s
+          AND (e.created_at < %s OR e.period_end < %s)
           AND NOT EXISTS (SELECT 1 FROM invoicing_invoicedentry l WHERE l.entry_id = e.id)
     """  # noqa: S608
-    params = [*invoice_ids, *_BILLABLE, connection.ops.adapt_datetimefield_value(boundary)]
+    params = [
+        *invoice_ids,
+        *_BILLABLE,
+        connection.ops.adapt_datetimefield_value(boundary),
+        connection.ops.adapt_datefield_value(timezone.localdate(boundary)),
+    ]
     return where, params
 
 
@@ -258,7 +271,7 @@ def invoicing_accounts_due(*, run_date: date) -> list[int]:
     )
     return list(
         Entry.objects.filter(
-            kind__in=_BILLABLE, created_at__lt=period.boundary, invoice_link__isnull=True
+            _in_period(period.boundary), kind__in=_BILLABLE, invoice_link__isnull=True
         )
         .exclude(account_id__in=invoiced)
         .order_by("account_id")
