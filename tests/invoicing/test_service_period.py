@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+import time_machine
 
 from invoicing.models import Invoice
 from ledger.selectors import account_figures
@@ -15,8 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_fee_charged_in_arrears_on_the_first_is_on_the_month_it_paid_for():
-    import time_machine
-
     account = AccountFactory(payment_mode="postpaid")
     with time_machine.travel(at(2026, 11, 1, 0, 3), tick=False):
         ledger_charge(
