@@ -9,6 +9,8 @@ from .views.accounts import (
     ClientCreateView,
     ClientUserCreateView,
 )
+from .views import approvals as approval_views
+from .views import subscriptions as subscription_views
 from .views.invoices import InvoiceDetailView, InvoiceListView, InvoicePdfView
 from .views.ledger import (
     ChargeCreateView,
@@ -51,6 +53,8 @@ urlpatterns = [
     path("invoices/", InvoiceListView.as_view(), name="invoice-list"),
     path("invoices/<int:invoice_id>/", InvoiceDetailView.as_view(), name="invoice-detail"),
     path("invoices/<int:invoice_id>/pdf/", InvoicePdfView.as_view(), name="invoice-pdf"),
+    *subscription_views.urlpatterns,
+    *approval_views.urlpatterns,
     # Anything else under /api/v1/ answers a JSON 404, like the endpoints do.
     re_path(r"^.*$", not_found_view),
 ]

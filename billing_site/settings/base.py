@@ -31,10 +31,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "django_fsm",
+    "solo",
     "djmoney",
     "accounts",
     "ledger",
     "invoicing",
+    "subscriptions",
+    "approvals",
     "api",
     "billing_site",
 ]

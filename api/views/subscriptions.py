@@ -1,0 +1,3 @@
+"""Plans and subscriptions (filled in by the subscriptions work)."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Manual operations and system settings (DESIGN §5)."""

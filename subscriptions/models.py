@@ -1,0 +1,1 @@
+"""Plans, subscriptions, renewals, upsell and payment gateways (DESIGN §3)."""
