@@ -2,6 +2,8 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from .errors import not_found_view
+from .views import approvals as approval_views
+from .views import subscriptions as subscription_views
 from .views.accounts import (
     AccountDetailView,
     AccountListView,
@@ -9,8 +11,6 @@ from .views.accounts import (
     ClientCreateView,
     ClientUserCreateView,
 )
-from .views import approvals as approval_views
-from .views import subscriptions as subscription_views
 from .views.invoices import InvoiceDetailView, InvoiceListView, InvoicePdfView
 from .views.ledger import (
     ChargeCreateView,
