@@ -21,6 +21,7 @@ from billing_site.exceptions import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    PermissionRefused,
 )
 from ledger.exceptions import SpendRefused
 
@@ -32,6 +33,7 @@ DOMAIN_STATUS = (
     (IdempotencyConflict, status.HTTP_409_CONFLICT),
     (InvalidTransition, status.HTTP_409_CONFLICT),
     (NotFound, status.HTTP_404_NOT_FOUND),
+    (PermissionRefused, status.HTTP_403_FORBIDDEN),
     (InvalidInput, status.HTTP_400_BAD_REQUEST),
 )
 # The services name their own arguments; the API's caller knows some of them by
