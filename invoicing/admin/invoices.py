@@ -5,6 +5,8 @@ transition itself is routed to `invoice_approve` / `invoice_cancel`, which lock 
 books, re-check the user's permission, log the move and do the side effects.
 """
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.http import Http404, HttpResponse
@@ -31,6 +33,12 @@ STATUS_TONES = {
     "overdue": "bad",
     "paid": "ok",
     "cancelled": "muted",
+}
+SHORT_KINDS = {
+    "postpaid": "Postpaid",
+    "credit": "Credit",
+    "statement": "Statement",
+    "manual": "Manual",
 }
 PAYMENT_TONES = {"waiting_for_payment": "warn", "completed": "ok", "cancelled": "muted"}
 
@@ -80,8 +88,7 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
         "status_badge",
         "total_display",
         "paid_display",
-        "due_date",
-        "issued_on",
+        "due",
     )
     list_filter = ("status", "kind", "currency", "issued_on")
     date_hierarchy = "issued_on"
@@ -129,9 +136,20 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    # The change form is read-only; "change" stays on so the FSM buttons show.
+    # The change form is read-only; "change" stays on so the FSM buttons show, but there
+    # is nothing to save.
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="client", ordering="account__client__name")
     def client(self, obj):
@@ -144,11 +162,17 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="kind", ordering="kind")
     def kind_label(self, obj):
-        return obj.get_kind_display()
+        return SHORT_KINDS.get(obj.kind, obj.kind)
 
     @admin.display(description="period", ordering="period_start")
     def period(self, obj):
-        return f"{obj.period_start:%d %b %Y} – {obj.period_end:%d %b %Y}"
+        start, end = obj.period_start, obj.period_end
+        whole_month = (
+            start.day == 1 and (end + timedelta(days=1)).day == 1 and (start.month == end.month)
+        )
+        if whole_month:
+            return f"{start:%b %Y}"
+        return f"{start:%d %b} – {end:%d %b %Y}"
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
@@ -161,6 +185,10 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
     @admin.display(description="paid", ordering="amount_paid")
     def paid_display(self, obj):
         return money_html(obj.amount_paid, obj.currency)
+
+    @admin.display(description="due", ordering="due_date")
+    def due(self, obj):
+        return f"{obj.due_date:%Y-%m-%d}" if obj.due_date else "—"
 
     @admin.display(description="payment")
     def payment_state(self, obj):
