@@ -21,6 +21,7 @@ from .models import (
     Client,
     ClientUser,
     CreditLimitScope,
+    CreditStatus,
     PaymentMode,
     PaymentModeChange,
 )
@@ -201,6 +202,11 @@ def _move_credit_status(account_id, *, method, refusal, reason, changed_by, **kw
             raise InvalidTransition(refusal, field="credit_status") from None
         account.save(update_fields=["credit_status", "credit_blocked_by_overdue"])
         _record_state(account, "credit_status", before, reason, changed_by)
+        # Imported here: notifications renders accounts through the API's serializers.
+        from notifications.services import account_event
+
+        blocked = account.credit_status == CreditStatus.BLOCKED
+        account_event("credit.blocked" if blocked else "credit.unblocked", account)
     return account
 
 

@@ -16,8 +16,13 @@ from datetime import date, datetime, time, timedelta
 from django.utils import timezone
 
 from billing_site.exceptions import InvalidInput
-from invoicing.services import invoicing_mark_overdue, invoicing_run_month
+from invoicing.services import (
+    invoicing_mark_overdue,
+    invoicing_remind_due,
+    invoicing_run_month,
+)
 from ledger.services import ledger_expire_reservations
+from subscriptions.services import subscriptions_renew
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,10 @@ def _monthly_invoicing(ctx: Context) -> int:
 
 STEPS: list[Step] = [
     Step("Expire holds", lambda ctx: ledger_expire_reservations(now=ctx.moment)),
+    # Before invoicing: arrears charged on the 1st land on last month's invoice.
+    Step("Renew subscriptions", lambda ctx: subscriptions_renew(run_date=ctx.run_date)),
     Step("Invoice last month", _monthly_invoicing),
+    Step("Remind due dates", lambda ctx: invoicing_remind_due(run_date=ctx.run_date)),
     Step("Mark overdue", lambda ctx: invoicing_mark_overdue(run_date=ctx.run_date)),
 ]
 

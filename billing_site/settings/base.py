@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "invoicing",
     "subscriptions",
     "approvals",
+    "notifications",
     "api",
     "billing_site",
 ]

@@ -13,6 +13,7 @@ from .lifecycle import (
     invoice_approve,
     invoice_cancel,
     invoicing_mark_overdue,
+    invoicing_remind_due,
     lift_overdue_block,
 )
 from .numbering import invoice_numbers_take
@@ -28,6 +29,7 @@ __all__ = [
     "invoicing_accounts_due",
     "invoicing_bill_accounts",
     "invoicing_mark_overdue",
+    "invoicing_remind_due",
     "invoicing_run_month",
     "lift_overdue_block",
 ]

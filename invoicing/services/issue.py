@@ -20,6 +20,8 @@ from billing_site.exceptions import InvalidInput, require_perm
 from billing_site.money import exact, round_to_minor_unit
 from ledger.models import BILLABLE_KINDS, Balance, Entry, EntryKind
 from ledger.services import lock_books
+from notifications.models import EventType
+from notifications.services import invoice_events_bulk
 
 from ..models import (
     MONTHLY_KINDS,
@@ -250,6 +252,9 @@ def _issue_invoices(
             payments.append(Payment(invoice=invoice, due_date=invoice.due_date))
     InvoiceStatusChange.objects.bulk_create(logs)
     Payment.objects.bulk_create(payments)
+    invoice_events_bulk(
+        EventType.INVOICE_APPROVED, [i for i in invoices if i.status == InvoiceStatus.APPROVED]
+    )
 
     # Money paid in ahead (an overpayment) pays the new invoices at once.
     for invoice in invoices:

@@ -5,7 +5,7 @@ moves the invoice with its django-fsm transition, logs the move, and does the si
 effects (payment state, credit unblocking).
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -17,6 +17,8 @@ from accounts.services import account_block_credit, account_unblock_credit
 from billing_site.exceptions import InvalidInput, NotFound, require_perm
 from ledger.models import Balance, Entry, EntryKind
 from ledger.services import lock_books
+from notifications.models import EventType
+from notifications.services import invoice_event
 
 from ..exceptions import InvoiceStateError
 from ..models import (
@@ -105,6 +107,8 @@ def allocate_money(row: Balance, *, by=None) -> list[Invoice]:
             log_transition(invoice, before, by=by, reason="Paid by money received.")
             paid.append(invoice)
         invoice.save()
+        if invoice in paid:
+            invoice_event(EventType.INVOICE_PAID, invoice)
     if paid:
         lift_overdue_block(row.account_id, by=by)
     warm_pdfs(touched)
@@ -146,6 +150,7 @@ def invoice_approve(*, invoice_id: int, due_date: date | None, approved_by=None)
         invoice.save()
         Payment.objects.filter(invoice=invoice).update(due_date=due_date)
         log_transition(invoice, before, by=approved_by, reason="Approved.")
+        invoice_event(EventType.INVOICE_APPROVED, invoice)
         allocate_money(row, by=approved_by)
         warm_pdfs([invoice.pk])
     return invoice
@@ -202,10 +207,38 @@ def invoicing_mark_overdue(*, run_date: date) -> int:
             before = _transition(invoice, "mark_overdue", refusal="it cannot become overdue.")
             invoice.save()
             log_transition(invoice, before, reason=f"Unpaid after the due date {invoice.due_date}.")
+            invoice_event(EventType.INVOICE_OVERDUE, invoice)
             warm_pdfs([invoice.pk])
             moved += 1
     block_accounts_with_overdue_invoices()
     return moved
+
+
+def invoicing_remind_due(*, run_date: date) -> int:
+    """Tell clients of approved invoices due within `due_reminder_days`; once per invoice.
+
+    "Within" rather than "exactly N days before", so a missed day is caught up; the
+    event's dedupe key makes a rerun, or the next day's run, send nothing again.
+    """
+    from approvals.services import system_settings
+
+    days = system_settings().due_reminder_days
+    if not days:
+        return 0
+    due = Invoice.objects.filter(
+        status=InvoiceStatus.APPROVED,
+        due_date__gte=run_date,
+        due_date__lte=run_date + timedelta(days=days),
+    ).order_by("due_date", "pk")
+    sent = 0
+    for invoice in due:
+        with transaction.atomic():
+            sent += bool(
+                invoice_event(
+                    EventType.PAYMENT_DUE_SOON, invoice, dedupe_key=f"payment.due_soon:{invoice.pk}"
+                )
+            )
+    return sent
 
 
 def block_accounts_with_overdue_invoices() -> int:

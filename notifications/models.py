@@ -1,0 +1,149 @@
+"""The outbox of business events, and their delivery by email and signed webhooks.
+
+An event row is written in the same transaction as the change it reports, so an event
+exists exactly when the change committed; delivery happens after commit, in Celery,
+with every attempt kept.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class EventType(models.TextChoices):
+    INVOICE_APPROVED = "invoice.approved", "Invoice approved"
+    PAYMENT_DUE_SOON = "payment.due_soon", "Payment due date coming"
+    INVOICE_OVERDUE = "invoice.overdue", "Invoice overdue"
+    INVOICE_PAID = "invoice.paid", "Invoice paid"
+    CREDIT_BLOCKED = "credit.blocked", "Credit blocked"
+    CREDIT_UNBLOCKED = "credit.unblocked", "Credit unblocked"
+    MANUAL_OPERATION_DECIDED = "manual_operation.decided", "Manual operation decided"
+
+
+def new_message_id() -> str:
+    return f"msg_{secrets.token_urlsafe(18)}"
+
+
+class Event(models.Model):
+    message_id = models.CharField(max_length=40, unique=True, default=new_message_id)
+    type = models.CharField(max_length=40, choices=EventType.choices, db_index=True)
+    data = models.JSONField(help_text="The object as the API shows it.")
+    account = models.ForeignKey(
+        "accounts.BillingAccount",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+    )
+    dedupe_key = models.CharField(
+        max_length=200,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Events that must happen once (a reminder per invoice) carry a key.",
+    )
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self):
+        return f"{self.type} {self.message_id}"
+
+
+def new_webhook_secret() -> str:
+    import base64
+
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class WebhookEndpoint(models.Model):
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=100, default=new_webhook_secret)
+    events = models.JSONField(default=list, help_text="Event types sent to this endpoint.")
+    description = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["url", "id"]
+
+    def __str__(self):
+        return self.url
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed (gave up)"
+
+
+class WebhookDelivery(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    status = models.CharField(
+        max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_endpoint")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_pending_due",
+                condition=Q(status="pending"),
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.event.type} → {self.endpoint.url}"
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    attempted_at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    resent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+
+    def __str__(self):
+        return f"{self.status_code or self.error}"
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class EmailNotification(models.Model):
+    event = models.OneToOneField(Event, on_delete=models.PROTECT, related_name="email")
+    to = models.EmailField()
+    subject = models.CharField(max_length=300)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.subject} → {self.to}"
