@@ -1,0 +1,71 @@
+"""Payment gateways behind one small interface.
+
+A gateway is told about a new `PaymentRequest` (`start`) and answers with instructions
+for the client, or None. It never books anything itself: the money is booked, and the
+request's purpose fulfilled, by `payment_request_settle` when the gateway (or staff, for
+a bank transfer) reports that the money arrived. A real card gateway would start a
+checkout in `start` and call the settle service from its webhook.
+"""
+
+from billing_site.exceptions import InvalidInput
+from billing_site.money import LEDGER_PLACES
+
+
+class Gateway:
+    name: str = ""
+    label: str = ""
+    # True: the money is there as soon as the request starts (no waiting state).
+    settles_at_once: bool = False
+    # True: staff confirm the money in the admin (`payment_request_confirm`).
+    confirmed_by_staff: bool = False
+
+    def start(self, request) -> str | None:
+        """Begin collecting `request`; returns what the client should do, if anything."""
+        raise NotImplementedError
+
+
+class BankTransferGateway(Gateway):
+    """The client transfers the money quoting the reference; staff confirm it arrived."""
+
+    name = "bank_transfer"
+    label = "Bank transfer"
+    confirmed_by_staff = True
+
+    def start(self, request) -> str:
+        return (
+            f"Transfer {request.amount:.{LEDGER_PLACES}f} {request.currency} quoting the "
+            f"reference {request.reference}. The change is made once the money is confirmed."
+        )
+
+
+class TestGateway(Gateway):
+    """Pays at once: for the demo data and the tests, never for real money.
+
+    Using it is the same as confirming money received, so the services let only users
+    who may confirm payments (or the system itself) choose it.
+    """
+
+    __test__ = False  # not a pytest test class
+    name = "test"
+    label = "Test gateway (pays at once)"
+    settles_at_once = True
+
+    def start(self, request) -> None:
+        return None
+
+
+GATEWAYS: dict[str, Gateway] = {g.name: g for g in (BankTransferGateway(), TestGateway())}
+
+
+def get_gateway(name: str) -> Gateway:
+    try:
+        return GATEWAYS[name]
+    except KeyError:
+        raise InvalidInput(
+            f"{name!r} is not a payment gateway; the gateways are {', '.join(GATEWAYS)}.",
+            field="gateway",
+        ) from None
+
+
+def gateway_choices() -> list[tuple[str, str]]:
+    return [(g.name, g.label) for g in GATEWAYS.values()]
