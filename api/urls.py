@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 from .errors import not_found_view
 from .views import approvals as approval_views
 from .views import subscriptions as subscription_views
+from .views import webhooks as webhook_views
 from .views.accounts import (
     AccountDetailView,
     AccountListView,
@@ -55,6 +56,7 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/pdf/", InvoicePdfView.as_view(), name="invoice-pdf"),
     *subscription_views.urlpatterns,
     *approval_views.urlpatterns,
+    *webhook_views.urlpatterns,
     # Anything else under /api/v1/ answers a JSON 404, like the endpoints do.
     re_path(r"^.*$", not_found_view),
 ]

@@ -239,7 +239,21 @@ def _decide(operation_id, action, *, comment, decided_by) -> ManualOperation:
         operation.account = account
         if operation.kind == OperationKind.ALLOW_POSTPAID:
             _decide_postpaid(operation, account, action, decided_by)
+        _announce(operation)
     return operation
+
+
+def _announce(operation) -> None:
+    """manual_operation.decided to webhooks; the client is emailed only an approval."""
+    from api.serializers.approvals import ManualOperationSerializer
+    from notifications.models import EventType
+    from notifications.services import event_record
+
+    event_record(
+        type=EventType.MANUAL_OPERATION_DECIDED,
+        data=dict(ManualOperationSerializer(operation).data),
+        account_id=operation.account_id if operation.status == OperationStatus.APPROVED else None,
+    )
 
 
 def _already_decided(operation) -> DecisionFinal:

@@ -6,6 +6,8 @@ attempts back off (`BACKOFF`) and a beat task retries the due ones, so a worker 
 loses nothing; staff can resend any delivery from the admin.
 """
 
+import base64
+import binascii
 import json
 import time
 import urllib.error
@@ -33,8 +35,6 @@ from .signing import headers
 # Seconds to wait after the 1st, 2nd, … failed attempt; after the last, give up.
 BACKOFF = [30, 120, 600, 3600, 6 * 3600, 24 * 3600]
 TIMEOUT_SECONDS = 10
-# The client is never told about a decline (DESIGN §5): that event goes to webhooks only.
-NO_CLIENT_EMAIL = {EventType.MANUAL_OPERATION_DECIDED}
 
 
 def _endpoints_for(event_type: str) -> list[WebhookEndpoint]:
@@ -123,8 +123,12 @@ def event_body(event: Event) -> str:
 
 
 def email_send(event: Event) -> EmailNotification | None:
-    """Email the client's billing address once per event (text and HTML)."""
-    if event.type in NO_CLIENT_EMAIL or event.account_id is None:
+    """Email the client's billing address once per event (text and HTML).
+
+    Events recorded without an account (a declined manual operation: the client is only
+    ever told "under review") go to webhooks alone.
+    """
+    if event.account_id is None:
         return None
     if EmailNotification.objects.filter(event=event).exists():
         return None
@@ -242,17 +246,44 @@ def webhook_resend(*, delivery_id: int, resent_by=None) -> DeliveryAttempt:
         return webhook_attempt(delivery, resent_by=resent_by)
 
 
-def webhook_endpoint_create(*, url: str, events: list[str], description: str = "", created_by=None):
-    require_perm(created_by, "notifications.add_webhookendpoint", "manage webhooks")
+def webhook_clean(*, url: str, events: list[str], secret: str | None = None) -> dict:
+    """Validate an endpoint's URL, event list and (optional) `whsec_` secret."""
     if not url or not url.startswith(("http://", "https://")):
         raise InvalidInput("The URL must start with http:// or https://.", field="url")
-    unknown = sorted(set(events or []) - set(EventType.values))
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        raise InvalidInput("events is a list of event names.", field="events")
+    unknown = sorted(set(events) - set(EventType.values))
     if not events or unknown:
         raise InvalidInput(
             f"events is a non-empty list of: {', '.join(EventType.values)}"
             + (f" (unknown: {', '.join(unknown)})" if unknown else ""),
             field="events",
         )
+    cleaned = {"url": url, "events": sorted(set(events))}
+    if secret:
+        try:
+            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if not secret.startswith("whsec_") or len(key) < 24:
+            raise InvalidInput(
+                "The secret is 'whsec_' followed by at least 24 random bytes in base64.",
+                field="secret",
+            )
+        cleaned["secret"] = secret
+    return cleaned
+
+
+def webhook_endpoint_create(
+    *,
+    url: str,
+    events: list[str],
+    secret: str | None = None,
+    description: str = "",
+    created_by=None,
+) -> WebhookEndpoint:
+    require_perm(created_by, "notifications.add_webhookendpoint", "manage webhooks")
+    cleaned = webhook_clean(url=url, events=events, secret=secret)
     return WebhookEndpoint.objects.create(
-        url=url, events=sorted(set(events)), description=description, created_by=created_by
+        description=description[:200], created_by=created_by, **cleaned
     )

@@ -1,0 +1,181 @@
+"""The outbox in the admin: events, webhook endpoints, deliveries with every attempt."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from accounts.admin.display import badge
+from billing_site.exceptions import DomainError
+
+from .models import (
+    DeliveryAttempt,
+    EmailNotification,
+    Event,
+    EventType,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from .services import webhook_clean, webhook_resend
+
+DELIVERY_TONES = {"pending": "warn", "succeeded": "ok", "failed": "bad"}
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class DeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("endpoint", "status", "attempt_count", "delivered_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(_ReadOnly):
+    list_display = ("occurred_at", "type", "account", "message_id", "email_state")
+    list_filter = ("type",)
+    date_hierarchy = "occurred_at"
+    search_fields = ("message_id", "account__client__name", "dedupe_key")
+    list_select_related = ("account__client", "email")
+    raw_id_fields = ("account",)
+    show_full_result_count = False
+    readonly_fields = ("message_id", "type", "account", "occurred_at", "dedupe_key", "payload")
+    exclude = ("data",)
+    inlines = (DeliveryInline,)
+
+    @admin.display(description="data")
+    def payload(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.data, indent=2, sort_keys=True))
+
+    @admin.display(description="email")
+    def email_state(self, obj):
+        note = getattr(obj, "email", None)
+        if note is None:
+            return "—"
+        return badge("sent", "ok") if note.sent_at else badge(note.error or "not sent", "bad")
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=EventType.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("url", "description", "events", "is_active")
+
+    def clean(self):
+        data = super().clean()
+        try:
+            webhook_clean(url=data.get("url", ""), events=list(data.get("events") or []))
+        except DomainError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.detail)
+        return data
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ("url", "description", "event_list", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("url", "description")
+    readonly_fields = ("secret", "created_at", "created_by")
+    fields = ("url", "description", "events", "is_active", "secret", "created_at", "created_by")
+
+    @admin.display(description="events")
+    def event_list(self, obj):
+        return ", ".join(obj.events)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class AttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("attempted_at", "status_code", "error", "duration_ms", "resent_by")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(_ReadOnly):
+    list_display = (
+        "created_at",
+        "event_type",
+        "endpoint",
+        "status_badge",
+        "attempt_count",
+        "next_attempt_at",
+    )
+    list_filter = ("status", "event__type")
+    search_fields = ("event__message_id", "endpoint__url")
+    list_select_related = ("event", "endpoint")
+    show_full_result_count = False
+    readonly_fields = (
+        "event",
+        "endpoint",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "delivered_at",
+        "created_at",
+    )
+    inlines = (AttemptInline,)
+    actions = ("resend",)
+
+    @admin.display(description="event", ordering="event__type")
+    def event_type(self, obj):
+        return obj.event.type
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.get_status_display(), DELIVERY_TONES.get(obj.status, "muted"))
+
+    @admin.action(description="Resend the selected deliveries now", permissions=["resend"])
+    def resend(self, request, queryset):
+        ok = failed = 0
+        for delivery in queryset:
+            try:
+                attempt = webhook_resend(delivery_id=delivery.pk, resent_by=request.user)
+            except DomainError as exc:
+                self.message_user(request, exc.detail, messages.ERROR)
+                return
+            ok, failed = (ok + 1, failed) if attempt.ok else (ok, failed + 1)
+        level = messages.SUCCESS if not failed else messages.WARNING
+        self.message_user(request, f"Resent: {ok} delivered, {failed} failed again.", level)
+
+    def has_resend_permission(self, request):
+        return request.user.has_perm("notifications.change_webhookdelivery")
+
+
+@admin.register(EmailNotification)
+class EmailNotificationAdmin(_ReadOnly):
+    list_display = ("id", "to", "subject", "sent_at", "error")
+    search_fields = ("to", "subject")
+    list_select_related = ("event",)
+    show_full_result_count = False
