@@ -15,7 +15,6 @@ from ledger.services import ensure_balance_row, lock_books
 
 from .exceptions import InvalidModeChange
 from .models import (
-    DEFAULT_PAYMENT_TERM_DAYS,
     AccountStateChange,
     BillingAccount,
     Client,
@@ -82,7 +81,7 @@ def account_create(
     payment_mode: str = PaymentMode.PREPAID,
     credit_limit=None,
     credit_limit_scope: str = CreditLimitScope.TOTAL_DEBT,
-    payment_term_days: int = DEFAULT_PAYMENT_TERM_DAYS,
+    payment_term_days: int | None = None,
     created_by=None,
 ) -> BillingAccount:
     """Create a client with its billing account and empty books.
@@ -105,6 +104,11 @@ def account_create(
     payment_mode, credit_limit, credit_limit_scope = _clean_mode(
         payment_mode, credit_limit, credit_limit_scope
     )
+    if payment_term_days is None:
+        # Imported here: approvals builds on accounts.
+        from approvals.services import system_settings
+
+        payment_term_days = system_settings().default_payment_term_days
     payment_term_days = _clean_term(payment_term_days)
 
     client = Client.objects.create(name=name[:200], email=email)

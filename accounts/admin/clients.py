@@ -157,7 +157,7 @@ class ClientAdmin(admin.ModelAdmin):
                     payment_mode=data["payment_mode"],
                     credit_limit=data["credit_limit"],
                     credit_limit_scope=data["credit_limit_scope"] or CreditLimitScope.TOTAL_DEBT,
-                    payment_term_days=data["payment_term_days"],
+                    payment_term_days=data.get("payment_term_days"),
                     created_by=request.user,
                 )
             except DomainError as exc:

@@ -8,7 +8,7 @@ import uuid
 
 from django import forms
 
-from accounts.models import DEFAULT_PAYMENT_TERM_DAYS, CreditLimitScope, PaymentMode
+from accounts.models import CreditLimitScope, PaymentMode
 from billing_site.exceptions import DomainError
 from billing_site.money import LEDGER_PLACES, MAX_DIGITS
 from ledger.models import SPEND_KINDS, EntryKind
@@ -58,9 +58,10 @@ class ClientCreateForm(forms.Form):
         required=False,
     )
     payment_term_days = forms.IntegerField(
-        initial=DEFAULT_PAYMENT_TERM_DAYS,
+        required=False,
         label="Payment term (days)",
-        help_text="Credit-limit invoices fall due this many days after they are issued.",
+        help_text="Credit-limit invoices fall due this many days after they are issued; "
+        "empty: the system setting.",
     )
 
     def clean_currency(self):

@@ -6,7 +6,6 @@ from django.core.validators import MaxValueValidator
 from rest_framework import serializers
 
 from accounts.models import (
-    DEFAULT_PAYMENT_TERM_DAYS,
     BillingAccount,
     Client,
     CreditLimitScope,
@@ -98,7 +97,8 @@ class ClientCreateInput(serializers.Serializer):
         CreditLimitScope.choices, default=CreditLimitScope.TOTAL_DEBT
     )
     payment_term_days = serializers.IntegerField(
-        default=DEFAULT_PAYMENT_TERM_DAYS,
+        required=False,
+        help_text="Default: the system setting default_payment_term_days.",
         min_value=0,
         validators=[MaxValueValidator(MAX_PAYMENT_TERM_DAYS)],
     )

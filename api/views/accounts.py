@@ -50,7 +50,7 @@ class ClientCreateView(IdempotentPostView):
             payment_mode=data["payment_mode"],
             credit_limit=limit.amount if limit else None,
             credit_limit_scope=data["credit_limit_scope"],
-            payment_term_days=data["payment_term_days"],
+            payment_term_days=data.get("payment_term_days"),
             created_by=self.request.user,
         )
         view = ClientView(account.client, account_view(account))

@@ -79,3 +79,16 @@ def test_account_create_refuses_bad_input_and_creates_nothing(kwargs, field):
     assert refused.value.field == field
     assert not BillingAccount.objects.exists()
     assert not Balance.objects.exists()
+
+
+def test_a_new_account_takes_the_payment_term_from_the_system_settings():
+    from accounts.services import account_create
+    from approvals.services import settings_update
+
+    settings_update(changed_by=None, default_payment_term_days=30)
+    account = account_create(name="Termed", email="t@termed.example", currency="USD")
+    assert account.payment_term_days == 30
+    explicit = account_create(
+        name="Own terms", email="o@termed.example", currency="USD", payment_term_days=7
+    )
+    assert explicit.payment_term_days == 7
