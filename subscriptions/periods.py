@@ -1,15 +1,17 @@
-"""Calendar months and proration to the day.
+"""Calendar months, proration to the day, and what a client can actually transfer.
 
-`prorate` is the one rounding this app does: a monthly price times the days of a span
-over the days of its month, half-up to the ledger's six places (like
-`billing_site.money`, which does the rounding everywhere else).
+The two roundings this app does live here (everything else rounds in
+`billing_site.money`): `prorate`, a monthly price times the days of a span over the days
+of its month, half-up to the ledger's six places; and `payable`, an amount asked for
+through a gateway, rounded up to the currency's minor unit so the money received always
+covers the charge it pays for.
 """
 
 from calendar import monthrange
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
-from billing_site.money import LEDGER_QUANTUM
+from billing_site.money import LEDGER_QUANTUM, currency_places
 
 
 def month_start(day: date) -> date:
@@ -52,3 +54,9 @@ def month_spans(start: date, end: date):
         last = min(month_end(start), end)
         yield start, last
         start = last + timedelta(days=1)
+
+
+def payable(amount: Decimal, currency: str) -> Decimal:
+    """`amount` rounded up to the currency's minor unit: 6.666667 USD → 6.67."""
+    quantum = Decimal(1).scaleb(-currency_places(currency))
+    return amount.quantize(quantum, rounding=ROUND_CEILING).quantize(LEDGER_QUANTUM)

@@ -9,8 +9,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import BillingAccount, PaymentMode
+from accounts.models import BillingAccount, CreditStatus, PaymentMode
 from billing_site.exceptions import InvalidInput, require_perm
+from ledger.exceptions import CreditBlocked
 from ledger.services import lock_books
 
 from ..exceptions import NotOrderable, PostpaidModeRequired, SubscriptionStateError
@@ -83,6 +84,16 @@ def _check_orderable(account: BillingAccount, plan: Plan, trial: bool) -> None:
             )
 
 
+def refuse_on_blocked_credit(account: BillingAccount, plan: Plan) -> None:
+    """A postpay service is consumed on credit: none is started while credit is blocked."""
+    if account.credit_status == CreditStatus.BLOCKED:
+        raise CreditBlocked(
+            f"The account's credit is blocked, so it cannot start plan {plan.code}, which is "
+            "charged in arrears; pay the overdue invoices first.",
+            field="plan",
+        )
+
+
 def postpaid_gate(account: BillingAccount) -> str:
     """DESIGN §5 for a commercial postpay order: pass, review (hold it) or refuse."""
     from approvals.services import postpaid_order_gate  # approvals calls back into us
@@ -125,6 +136,7 @@ def subscription_order(
         _check_orderable(account, plan, trial)
         gate = GATE_PASS
         if plan.charging == Charging.POSTPAY and not trial:
+            refuse_on_blocked_credit(account, plan)
             gate = postpaid_gate(account)
             if gate == GATE_REFUSE:
                 raise under_review()
@@ -287,6 +299,7 @@ def reactivate(subscription: Subscription, on, *, by=None) -> None:
         if subscription.paid_until is None or subscription.paid_until < on:
             charge_prepay_period(subscription, on, by=by)
         return
+    refuse_on_blocked_credit(subscription.account, subscription.plan)
     if subscription.service_ended_on is not None:
         bill_arrears(
             subscription, min(subscription.service_ended_on, on - timedelta(days=1)), by=by

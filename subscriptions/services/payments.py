@@ -29,6 +29,7 @@ from ..models import (
     SuspensionReason,
     UpsellStatus,
 )
+from ..periods import payable
 from .common import resume, today
 
 RENEWAL_GATEWAY = "bank_transfer"
@@ -43,8 +44,14 @@ def open_request(
     period_start: date | None = None,
     idempotency_key: str | None = None,
 ) -> PaymentRequest:
-    """Create a pending request and start it at its gateway (the books are locked)."""
+    """Create a pending request and start it at its gateway (the books are locked).
+
+    The amount asked for is rounded up to the currency's minor unit (nobody can transfer
+    a fraction of a cent); what the purpose does not use stays on the balance.
+    """
     handler = get_gateway(gateway)
+    currency = subscription.account.currency
+    amount = payable(amount, currency)
     if amount <= 0:
         raise InvalidInput("There is nothing to pay.", field="amount")
     request = PaymentRequest.objects.create(
@@ -53,7 +60,7 @@ def open_request(
         purpose=purpose,
         gateway=handler.name,
         amount=amount,
-        currency=subscription.account.currency,
+        currency=currency,
         period_start=period_start,
         idempotency_key=idempotency_key,
     )

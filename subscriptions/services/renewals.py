@@ -53,6 +53,7 @@ from .orders import (
     open_review,
     postpaid_gate,
     reactivate,
+    refuse_on_blocked_credit,
 )
 
 AUTO_RESUME_DAYS = 30
@@ -148,12 +149,15 @@ def subscription_end_trial(*, subscription_id: int, run_date: date) -> int:
             return 1
         # Postpay: the trial days are never billed.
         subscription.paid_until = on - timedelta(days=1)
-        not_allowed = None
         try:
             check_mode_allows(row.account, plan)
         except PostpaidModeRequired as refusal:
-            not_allowed = refusal.detail
-        gate = postpaid_gate(row.account) if not_allowed is None else GATE_REFUSE
+            gate, why = GATE_REFUSE, refusal.detail
+        else:
+            gate, why = (
+                postpaid_gate(row.account),
+                "the account may not have postpaid subscriptions.",
+            )
         if gate == GATE_REVIEW:
             before = move(subscription, "await_approval", refusal="the trial already ended.")
             subscription.save()
@@ -163,18 +167,29 @@ def subscription_end_trial(*, subscription_id: int, run_date: date) -> int:
                 before,
                 reason="Trial ended; the account's first postpaid order waits for a manager.",
             )
-        elif gate == GATE_REFUSE:
-            subscription.is_trial = False
+            return 1
+        subscription.is_trial = False
+        if gate == GATE_REFUSE:
             suspend(
                 subscription,
                 reason_code=SuspensionReason.NOT_ALLOWED,
-                reason="Trial ended; "
-                + (not_allowed or "the account may not have postpaid subscriptions now."),
+                reason=f"Trial ended; {why}",
                 service_ended_on=subscription.paid_until,
             )
-        else:
-            start_commercial_period(subscription, on)
-            log_status(subscription, ACTIVE, reason=f"Trial ended; billed in arrears from {on}.")
+            return 1
+        try:
+            refuse_on_blocked_credit(row.account, plan)
+        except SpendRefused as refusal:
+            # Comes back by itself once the credit is unblocked (step 2).
+            suspend(
+                subscription,
+                reason_code=SuspensionReason.NON_PAYMENT,
+                reason=f"Trial ended; {refusal.detail}",
+                service_ended_on=subscription.paid_until,
+            )
+            return 1
+        start_commercial_period(subscription, on)
+        log_status(subscription, ACTIVE, reason=f"Trial ended; billed in arrears from {on}.")
         return 1
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from accounts.models import PaymentMode
-from billing_site.exceptions import InvalidInput, require_perm
+from billing_site.exceptions import InvalidInput, NotFound, require_perm
 
 from ..gateways import get_gateway
 from ..models import (
@@ -32,7 +32,7 @@ def upsell_quote(*, subscription_id: int, to_plan=None, add_on=None, on=None) ->
         Subscription.objects.select_related("plan", "account").filter(pk=subscription_id).first()
     )
     if subscription is None:
-        raise InvalidInput(f"Subscription {subscription_id} does not exist.", field="subscription")
+        raise NotFound(f"Subscription {subscription_id} does not exist.", field="subscription")
     change = resolve_change(subscription, to_plan=to_plan, add_on=add_on)
     return quote(subscription, change, on or today())
 

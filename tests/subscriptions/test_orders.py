@@ -107,3 +107,14 @@ def test_a_free_plan_charges_nothing(db):
     assert subscription.status == "active"
     assert subscription.paid_until == date(2026, 6, 30)
     assert not Entry.objects.exists()
+
+
+def test_blocked_credit_cannot_start_a_postpay_service(metered, basic):
+    from accounts.services import account_block_credit
+    from ledger.exceptions import CreditBlocked
+
+    account = AccountFactory(payment_mode="credit_limit", credit_limit="100")
+    account_block_credit(account_id=account.pk, reason="Overdue invoice")
+    with pytest.raises(CreditBlocked, match="pay the overdue invoices first"):
+        order(account, metered, "2026-07-01")
+    assert order(account, metered, "2026-07-01", trial=True).status == "active"

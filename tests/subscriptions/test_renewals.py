@@ -267,3 +267,40 @@ def test_a_postpay_trial_of_an_account_made_prepaid_ends_suspended(metered):
     assert "convert" in last_reason(subscription)
     assert renew("2026-08-01") == 0
     assert not Entry.objects.filter(account=account).exists()
+
+
+def test_a_prepaid_invoice_asks_for_whole_cents_and_the_rest_stays_on_the_balance(basic):
+    account = new_account()
+    subscription = order(account, basic, "2026-06-01", trial=True)
+    # The trial ends on 15 June: 10 × 16 / 30 = 5.333333 is due, 5.34 can be transferred.
+    assert renew("2026-06-15") == 1
+    request = PaymentRequest.objects.get(subscription=subscription)
+    assert request.amount == D("5.34")
+
+    with on("2026-06-15", hour=12):
+        payment_request_confirm(request_id=request.pk, confirmed_by=staff_user("Billing staff"))
+    assert fresh(subscription).status == "active"
+    assert balance(account) == D("0.006667")
+
+
+def test_a_postpay_trial_ending_with_blocked_credit_waits_for_the_credit(metered):
+    from accounts.services import account_unblock_credit
+
+    account = new_account(payment_mode="credit_limit", credit_limit="100")
+    subscription = order(account, metered, "2026-07-01", trial=True)
+    account_block_credit(account_id=account.pk, reason="Overdue")
+
+    assert renew("2026-07-08") == 1
+    ended = fresh(subscription)
+    assert (ended.status, ended.suspension_reason, ended.is_trial) == (
+        "suspended",
+        "non_payment",
+        False,
+    )
+    assert renew("2026-07-09") == 0
+
+    account_unblock_credit(account_id=account.pk, reason="Paid")
+    assert renew("2026-07-12") == 1
+    assert fresh(subscription).status == "active"
+    renew("2026-08-01")
+    assert renewals(account) == [(D("-20.000000"), date(2026, 7, 12), date(2026, 7, 31))]
