@@ -9,7 +9,13 @@ from django_fsm.admin import FSMAdminMixin
 from accounts.admin.display import badge, local_minute, money_html
 from billing_site.exceptions import DomainError
 
-from ..models import Subscription, SubscriptionAddOn, SubscriptionStatusChange, Upsell
+from ..models import (
+    PaymentRequest,
+    Subscription,
+    SubscriptionAddOn,
+    SubscriptionStatusChange,
+    Upsell,
+)
 from ..services import subscription_cancel, subscription_resume, subscription_suspend
 
 STATUS_TONES = {
@@ -59,6 +65,26 @@ class UpsellInline(_ReadOnlyInline):
     )
 
 
+class PaymentRequestInline(_ReadOnlyInline):
+    model = PaymentRequest
+    verbose_name_plural = "Payment requests"
+    fields = readonly_fields = (
+        "request_link",
+        "purpose",
+        "gateway",
+        "amount",
+        "status",
+        "created_at",
+        "completed_at",
+        "outcome",
+    )
+
+    @admin.display(description="reference")
+    def request_link(self, obj):
+        url = reverse("admin:subscriptions_paymentrequest_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.reference)
+
+
 class StatusChangeInline(_ReadOnlyInline):
     model = SubscriptionStatusChange
     verbose_name_plural = "Status history"
@@ -99,7 +125,7 @@ class SubscriptionAdmin(FSMAdminMixin, admin.ModelAdmin):
     list_select_related = ("account__client", "plan")
     show_full_result_count = False
     list_per_page = 50
-    inlines = (AddOnInline, UpsellInline, StatusChangeInline)
+    inlines = (AddOnInline, UpsellInline, PaymentRequestInline, StatusChangeInline)
     fieldsets = (
         (None, {"fields": ("account_link", "plan", "status_badge", "suspension_reason")}),
         (

@@ -55,8 +55,8 @@ def _lookup(model, value, *, field: str, label: str):
     return found
 
 
-def resolve_change(subscription: Subscription, *, to_plan=None, add_on=None) -> Change:
-    """Check that the subscription may take this change now; refusals say why."""
+def resolve_change(subscription: Subscription, *, on: date, to_plan=None, add_on=None) -> Change:
+    """Check that the subscription may take this change on `on`; refusals say why."""
     if (to_plan is None) == (add_on is None):
         raise InvalidInput("Name either a plan to change to or an add-on, not both.", field="plan")
     if subscription.status != SubscriptionStatus.ACTIVE:
@@ -73,7 +73,7 @@ def resolve_change(subscription: Subscription, *, to_plan=None, add_on=None) -> 
     current = subscription.plan
     currency = subscription.account.currency
     if subscription.plan.charging == Charging.PREPAY and (
-        subscription.paid_until is None or subscription.paid_until < timezone.localdate()
+        subscription.paid_until is None or subscription.paid_until < on
     ):
         raise SubscriptionStateError(
             "This month's renewal is not charged yet; change the subscription once it is.",
@@ -150,7 +150,7 @@ def apply_upsell(upsell: Upsell, *, on: date, by=None) -> Upsell:
     subscription = Subscription.objects.select_related("plan", "period_plan", "account").get(
         pk=upsell.subscription_id
     )
-    change = resolve_change(subscription, to_plan=upsell.to_plan, add_on=upsell.add_on)
+    change = resolve_change(subscription, on=on, to_plan=upsell.to_plan, add_on=upsell.add_on)
     amount = quote(subscription, change, on)
     entry = None
     if amount > 0:

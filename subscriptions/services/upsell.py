@@ -33,8 +33,9 @@ def upsell_quote(*, subscription_id: int, to_plan=None, add_on=None, on=None) ->
     )
     if subscription is None:
         raise NotFound(f"Subscription {subscription_id} does not exist.", field="subscription")
-    change = resolve_change(subscription, to_plan=to_plan, add_on=add_on)
-    return quote(subscription, change, on or today())
+    on = on or today()
+    change = resolve_change(subscription, on=on, to_plan=to_plan, add_on=add_on)
+    return quote(subscription, change, on)
 
 
 def upsell_order(
@@ -56,7 +57,7 @@ def upsell_order(
     on = today()
     with transaction.atomic():
         row, subscription = lock_subscription(subscription_id)
-        change = resolve_change(subscription, to_plan=to_plan, add_on=add_on)
+        change = resolve_change(subscription, on=on, to_plan=to_plan, add_on=add_on)
         amount = quote(subscription, change, on)
         upsell = Upsell.objects.create(
             subscription=subscription,
