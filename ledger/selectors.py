@@ -48,6 +48,26 @@ def usable_amount(
     return balance + limit - reserved
 
 
+def usable_sql(balance: str = "b", account: str = "a") -> str:
+    """`usable_amount` as a SQL expression over a balance row and its account row.
+
+    The same rule, rendered for the single-statement spend on PostgreSQL
+    (`ledger.services`); `tests/ledger/test_usable_sql.py` proves the two renderings
+    agree on every mode, status and scope. NULL means unlimited.
+    """
+    b, a = balance, account
+    return (
+        f"CASE WHEN {a}.payment_mode = '{PaymentMode.POSTPAID}' THEN NULL "
+        f"WHEN {a}.payment_mode = '{PaymentMode.PREPAID}' THEN {b}.balance - {b}.reserved "
+        f"WHEN {a}.credit_status = '{CreditStatus.BLOCKED}' "
+        f"THEN GREATEST({b}.balance - {b}.reserved, 0) "
+        f"WHEN {a}.credit_limit_scope = '{CreditLimitScope.MONTHLY_UNBILLED}' "
+        f"THEN {a}.credit_limit + {b}.unbilled "
+        f"+ GREATEST({b}.balance - {b}.unbilled, 0) - {b}.reserved "
+        f"ELSE {b}.balance + {a}.credit_limit - {b}.reserved END"
+    )
+
+
 def figures_from_row(row: Balance, account: BillingAccount) -> Figures:
     return Figures(
         currency=account.currency,

@@ -7,11 +7,12 @@ one account are decided one after the other and can never overdraw together.
 """
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import BillingAccount, CreditStatus, PaymentMode
@@ -28,7 +29,7 @@ from .models import (
     Reservation,
     ReservationStatus,
 )
-from .selectors import Figures, figures_from_row, usable_amount
+from .selectors import Figures, figures_from_row, usable_amount, usable_sql
 
 DEFAULT_HOLD_SECONDS = 3600
 MAX_HOLD_SECONDS = 31 * 24 * 3600
@@ -170,6 +171,19 @@ def _book_once(
     The fast path answers a retry without taking the lock; two first attempts racing with
     the same key meet at the unique index, and the loser answers with the winner's entry.
     """
+    if (
+        check_usable
+        and after_post is None
+        and kind in BILLABLE_KINDS
+        and connection.vendor == "postgresql"
+    ):
+        booking = _spend_in_one_statement(
+            account_id=account_id, key=key, amount=amount, kind=kind, **entry_fields
+        )
+        if booking is not None:
+            return booking
+        # Refused, unknown account or key already used: the locked path below says
+        # which, in words, and books if the state changed meanwhile.
     existing = _existing_entry(account_id, key)
     if existing is not None:
         return _replay_entry(existing, amount=amount, kind=kind)
@@ -187,6 +201,101 @@ def _book_once(
             raise
         return _replay_entry(existing, amount=amount, kind=kind)
     return Booking(entry=entry, figures=figures_from_row(row, row.account))
+
+
+_SPEND_SQL = f"""
+WITH l AS (
+    SELECT b.account_id, b.balance, b.unbilled, b.reserved,
+           a.currency, a.payment_mode, a.credit_limit, a.credit_limit_scope, a.credit_status
+    FROM ledger_balance b JOIN accounts_billingaccount a ON a.id = b.account_id
+    WHERE b.account_id = %(account)s
+    FOR NO KEY UPDATE
+), u AS (
+    UPDATE ledger_balance b
+    SET balance = b.balance + %(amount)s, unbilled = b.unbilled + %(amount)s,
+        entry_count = b.entry_count + 1, updated_at = %(now)s
+    FROM l
+    WHERE b.account_id = l.account_id
+      AND COALESCE({usable_sql(balance="l", account="l")} >= -%(amount)s, TRUE)
+    RETURNING b.balance, b.unbilled, b.reserved
+), e AS (
+    INSERT INTO ledger_entry (account_id, amount, kind, description, period_start, period_end,
+                              idempotency_key, created_at, created_by_id)
+    SELECT %(account)s, %(amount)s, %(kind)s, %(description)s, %(period_start)s,
+           %(period_end)s, %(key)s, %(now)s, %(created_by)s
+    FROM u
+    RETURNING id
+)
+SELECT e.id, u.balance, u.unbilled, u.reserved, l.currency, l.payment_mode,
+       l.credit_limit, l.credit_limit_scope, l.credit_status
+FROM e, u, l
+"""  # noqa: S608 - only the rule's own constants are interpolated
+
+
+def _spend_in_one_statement(
+    *,
+    account_id,
+    key,
+    amount,
+    kind,
+    description="",
+    period_start=None,
+    period_end=None,
+    created_by=None,
+) -> Booking | None:
+    """Decide, book and (outside a transaction) commit a spend in one round trip.
+
+    The row lock is then held for one statement instead of three round trips, which is
+    what a hot account's throughput depends on. The decision is `usable_sql`, the SQL
+    rendering of `usable_amount`. Returns None when nothing was booked (refused,
+    unknown account, key used before): the caller's locked path then answers.
+    """
+    now = timezone.now()
+    params = {
+        "account": account_id,
+        "amount": amount,
+        "now": now,
+        "kind": kind,
+        "description": description,
+        "period_start": period_start,
+        "period_end": period_end,
+        "key": key,
+        "created_by": getattr(created_by, "pk", None),
+    }
+    # Outside a transaction the statement commits by itself (no COMMIT round trip while
+    # the lock is held); inside one, a savepoint keeps a key clash from breaking it.
+    scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    try:
+        with scope, connection.cursor() as cursor:
+            cursor.execute(_SPEND_SQL, params)
+            found = cursor.fetchone()
+    except IntegrityError:
+        return None  # the key was used: replayed by the caller
+    if found is None:
+        return None
+    entry_id, balance, unbilled, reserved, currency, mode, limit, scope, status = found
+    account = BillingAccount(
+        id=account_id,
+        currency=currency,
+        payment_mode=mode,
+        credit_limit=limit,
+        credit_limit_scope=scope,
+        credit_status=status,
+    )
+    entry = Entry(
+        id=entry_id,
+        account=account,
+        amount=amount,
+        kind=kind,
+        description=description,
+        period_start=period_start,
+        period_end=period_end,
+        idempotency_key=key,
+        created_at=now,
+        created_by=created_by,
+    )
+    row = Balance(account=account, balance=balance, unbilled=unbilled, reserved=reserved)
+    return Booking(entry=entry, figures=figures_from_row(row, account))
 
 
 def _check_period(period_start: date | None, period_end: date | None) -> None:
