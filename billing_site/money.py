@@ -5,7 +5,7 @@ client is asked to pay is rounded half-up to the currency's minor unit. Nothing 
 the code base quantizes money.
 """
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from djmoney.money import Money
 from moneyed import get_currency
@@ -65,6 +65,23 @@ def round_to_minor_unit(amount: Decimal, currency_code: str) -> Decimal:
     """Round half-up (away from zero on a tie) to the currency's minor unit."""
     quantum = Decimal(1).scaleb(-currency_places(currency_code))
     return amount.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def round_up_to_minor_unit(amount: Decimal, currency_code: str) -> Decimal:
+    """Round up (toward +infinity) to the minor unit, kept at six places: 6.666667 → 6.670000.
+
+    For money asked of a client through a gateway: what arrives always covers the
+    charge it pays for; the remainder stays on the balance.
+    """
+    quantum = Decimal(1).scaleb(-currency_places(currency_code))
+    return amount.quantize(quantum, rounding=ROUND_CEILING).quantize(LEDGER_QUANTUM)
+
+
+def share(amount: Decimal, part: int, whole: int) -> Decimal:
+    """`amount` × part / whole, half-up to the ledger's six places (proration to the day)."""
+    if part == whole:
+        return Decimal(amount).quantize(LEDGER_QUANTUM)
+    return (Decimal(amount) * part / whole).quantize(LEDGER_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 def is_known_currency(code: str) -> bool:

@@ -1,17 +1,14 @@
 """Calendar months, proration to the day, and what a client can actually transfer.
 
-The two roundings this app does live here (everything else rounds in
-`billing_site.money`): `prorate`, a monthly price times the days of a span over the days
-of its month, half-up to the ledger's six places; and `payable`, an amount asked for
-through a gateway, rounded up to the currency's minor unit so the money received always
-covers the charge it pays for.
+The roundings themselves are `billing_site.money.share` (half-up to six places) and
+`round_up_to_minor_unit` (what a gateway asks for always covers the charge).
 """
 
 from calendar import monthrange
 from datetime import date, timedelta
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from billing_site.money import LEDGER_QUANTUM, currency_places
+from billing_site.money import round_up_to_minor_unit, share
 
 
 def month_start(day: date) -> date:
@@ -41,11 +38,7 @@ def prorate(monthly: Decimal, start: date, end: date) -> Decimal:
     """
     if (start.year, start.month) != (end.year, end.month) or start > end:
         raise ValueError(f"{start}..{end} is not a span within one month.")
-    days = (end - start).days + 1
-    total = days_in_month(start)
-    if days == total:
-        return Decimal(monthly).quantize(LEDGER_QUANTUM)
-    return (Decimal(monthly) * days / total).quantize(LEDGER_QUANTUM, rounding=ROUND_HALF_UP)
+    return share(Decimal(monthly), (end - start).days + 1, days_in_month(start))
 
 
 def month_spans(start: date, end: date):
@@ -58,5 +51,4 @@ def month_spans(start: date, end: date):
 
 def payable(amount: Decimal, currency: str) -> Decimal:
     """`amount` rounded up to the currency's minor unit: 6.666667 USD → 6.67."""
-    quantum = Decimal(1).scaleb(-currency_places(currency))
-    return amount.quantize(quantum, rounding=ROUND_CEILING).quantize(LEDGER_QUANTUM)
+    return round_up_to_minor_unit(amount, currency)
