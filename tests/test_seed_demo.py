@@ -150,3 +150,20 @@ def test_seed_demo_turns_a_month_of_usage_into_invoices_in_every_platform_state(
     assert delta.credit_blocked_by_overdue
     assert list(invoice_mismatches()) == []
     assert list(ledger_mismatches()) == []
+
+
+def test_seed_demo_leaves_one_order_waiting_for_a_manager_in_manual_mode():
+    from approvals.models import ManualOperation
+    from approvals.services import system_settings
+    from subscriptions.models import Subscription
+
+    seed()
+    seed()
+    assert system_settings().postpaid_permission_mode == "manual"
+    (operation,) = ManualOperation.objects.all()
+    assert (operation.status, operation.account.client.name) == ("pending", "Helios SARL")
+    assert operation.account.postpaid_permission == "under_review"
+    waiting = Subscription.objects.get(status="pending_approval")
+    assert waiting.account_id == operation.account_id
+    # a trial ordered in manual mode is never gated
+    assert Subscription.objects.get(account__client__name="Everest Media").status == "active"

@@ -35,6 +35,7 @@ from accounts.services import (
     account_create,
     client_add_user,
 )
+from approvals.services import settings_update, system_settings
 from billing_site.cycle import run_cycle
 from invoicing.models import Invoice, InvoiceKind
 from invoicing.services import invoice_cancel, invoice_issue_now
@@ -47,6 +48,8 @@ from ledger.services import (
     ledger_release,
     ledger_reserve,
 )
+from subscriptions.models import AddOn, Plan, Subscription
+from subscriptions.services import add_on_create, plan_create, subscription_order
 
 ADMIN_URL = "http://127.0.0.1:8000/admin/"
 USAGE_CHARGES_PER_ACCOUNT = 40
@@ -219,6 +222,28 @@ INVOICE_PAYMENTS = [
     ("helios", 3, "last", "SEPA transfer HE-8"),
     ("everest", 2, "last", "Bank transfer EV-1107"),
 ]
+ADD_ONS = [("backup", "Daily backups", "5.00")]
+# (code, name, monthly price, charging, trial days, add-on codes); no currency: each
+# account pays in its own.
+PLANS = [
+    ("web-basic", "Web hosting Basic", "9.90", "prepay", 14, ["backup"]),
+    ("web-pro", "Web hosting Pro", "29.90", "prepay", 14, ["backup"]),
+    ("sip-trunk", "SIP trunk, 30 channels", "150.00", "postpay", 0, []),
+    ("cloud-vm", "Cloud VM, 4 vCPU", "80.00", "postpay", 30, ["backup"]),
+]
+# Ordered in automatic approval mode.
+ORDERS = [
+    ("acme", "web-basic", False),
+    ("cobalt", "sip-trunk", False),
+    ("cobalt", "cloud-vm", False),
+    ("granite", "web-pro", False),
+]
+# Ordered after the setting switched to manual: Everest's trial passes (trials are never
+# gated); Helios's first commercial postpay order waits for a manager.
+MANUAL_MODE_ORDERS = [
+    ("everest", "cloud-vm", True),
+    ("helios", "sip-trunk", False),
+]
 # A setup fee booked twice and invoiced by hand, then voided.
 DUPLICATE_FEE = ("cobalt", "35.00", "Setup fee (duplicate)")
 
@@ -239,6 +264,7 @@ class Command(BaseCommand):
         "seed_credit_blocks",
         "seed_reservations",
         "seed_invoices",
+        "seed_subscriptions",
         "seed_portal_login",
     )
 
@@ -438,6 +464,43 @@ class Command(BaseCommand):
         for key, demo_account in self.accounts.items():
             self.accounts[key] = BillingAccount.objects.get(pk=demo_account.pk)
 
+    def seed_subscriptions(self):
+        """A small catalogue, running subscriptions, and one order waiting for a manager.
+
+        Orders go through the services in automatic approval mode; then the setting
+        switches to manual and a credit client's first postpay order waits in the queue
+        (its account goes under review), while another client's trial passes ungated.
+        """
+        for code, name, price in ADD_ONS:
+            if not AddOn.objects.filter(code=code).exists():
+                add_on_create(code=code, name=name, price=price)
+        for code, name, price, charging, trial_days, add_ons in PLANS:
+            if not Plan.objects.filter(code=code).exists():
+                plan_create(
+                    code=code,
+                    name=name,
+                    price=price,
+                    charging=charging,
+                    trial_days=trial_days,
+                    add_ons=add_ons,
+                )
+        for key, plan, trial in ORDERS:
+            account = self.accounts[key]
+            if not Subscription.objects.filter(account=account, plan__code=plan).exists():
+                subscription_order(
+                    account_id=account.pk, plan=plan, trial=trial, ordered_by=self.staff["billing"]
+                )
+        if system_settings().postpaid_permission_mode != "manual":
+            settings_update(changed_by=self.staff["admin"], postpaid_permission_mode="manual")
+        for key, plan, trial in MANUAL_MODE_ORDERS:
+            account = self.accounts[key]
+            if not Subscription.objects.filter(account=account, plan__code=plan).exists():
+                subscription_order(
+                    account_id=account.pk, plan=plan, trial=trial, ordered_by=self.staff["billing"]
+                )
+        for key, demo_account in self.accounts.items():
+            self.accounts[key] = BillingAccount.objects.get(pk=demo_account.pk)
+
     def seed_portal_login(self):
         User = get_user_model()
         login = PORTAL_LOGIN
@@ -468,6 +531,7 @@ class Command(BaseCommand):
             "mode changes": PaymentModeChange.objects.count(),
             "state changes": AccountStateChange.objects.count(),
             "invoices": Invoice.objects.count(),
+            "subscriptions": Subscription.objects.count(),
             "users": get_user_model().objects.count(),
         }
 
