@@ -17,5 +17,6 @@ def healthz(request):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
+    path("portal/", include("portal.urls")),
     path("healthz", healthz, name="healthz"),
 ]

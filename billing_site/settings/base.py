@@ -163,6 +163,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@example.com")
 
 LOGIN_URL = "admin:login"
 
+# Login throttling counts failures here (billing_site/throttling.py): per process by
+# default; CACHE_URL=redis://... shares the counts between web processes.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://billing")}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
