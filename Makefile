@@ -44,6 +44,10 @@ lint: install-dev
 
 test: lint system-deps
 	DJANGO_SETTINGS_MODULE=billing_site.settings.test $(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=billing_site.settings.production \
+	  SECRET_KEY=check-deploy-only-7Kq2vXw9Lp4Rz8Tn3Hm6Yb1Jc5Fd0Gs2Ue7Ai4Oy9Wk3 \
+	  ALLOWED_HOSTS=billing.example.com \
+	  $(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install-dev system-deps
