@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from .errors import not_found_view
 from .views import approvals as approval_views
+from .views import payments as payment_views
 from .views import subscriptions as subscription_views
 from .views import webhooks as webhook_views
 from .views.accounts import (
@@ -12,7 +13,14 @@ from .views.accounts import (
     ClientCreateView,
     ClientUserCreateView,
 )
-from .views.invoices import InvoiceDetailView, InvoiceListView, InvoicePdfView
+from .views.invoices import (
+    InvoiceApproveView,
+    InvoiceDetailView,
+    InvoiceListView,
+    InvoicePdfView,
+    InvoiceReceiptByPeriodView,
+    InvoiceReceiptView,
+)
 from .views.ledger import (
     ChargeCreateView,
     PaymentCreateView,
@@ -54,6 +62,18 @@ urlpatterns = [
     path("invoices/", InvoiceListView.as_view(), name="invoice-list"),
     path("invoices/<int:invoice_id>/", InvoiceDetailView.as_view(), name="invoice-detail"),
     path("invoices/<int:invoice_id>/pdf/", InvoicePdfView.as_view(), name="invoice-pdf"),
+    path(
+        "invoices/<int:invoice_id>/approve/", InvoiceApproveView.as_view(), name="invoice-approve"
+    ),
+    path(
+        "invoices/<int:invoice_id>/receipt/", InvoiceReceiptView.as_view(), name="invoice-receipt"
+    ),
+    path(
+        "invoices/receipt/",
+        InvoiceReceiptByPeriodView.as_view(),
+        name="invoice-receipt-by-period",
+    ),
+    *payment_views.urlpatterns,
     *subscription_views.urlpatterns,
     *approval_views.urlpatterns,
     *webhook_views.urlpatterns,

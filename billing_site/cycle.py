@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from billing_site.exceptions import InvalidInput
 from invoicing.services import (
+    invoicing_close_erp,
     invoicing_mark_overdue,
     invoicing_remind_due,
     invoicing_run_month,
@@ -58,6 +59,8 @@ STEPS: list[Step] = [
     # Before invoicing: arrears charged on the 1st land on last month's invoice.
     Step("Renew subscriptions", lambda ctx: subscriptions_renew(run_date=ctx.run_date)),
     Step("Invoice last month", _monthly_invoicing),
+    # External ERP mode: invoices issued open on an earlier day are closed for the ERP.
+    Step("Close ERP invoices", lambda ctx: invoicing_close_erp(run_date=ctx.run_date)),
     Step("Remind due dates", lambda ctx: invoicing_remind_due(run_date=ctx.run_date)),
     Step("Mark overdue", lambda ctx: invoicing_mark_overdue(run_date=ctx.run_date)),
 ]

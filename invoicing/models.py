@@ -76,6 +76,13 @@ class Invoice(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     pdf_file = models.CharField(max_length=300, blank=True, editable=False)
     pdf_version = models.CharField(max_length=64, blank=True, editable=False)
+    erp_managed = models.BooleanField(
+        "managed by the external ERP",
+        default=False,
+        editable=False,
+        help_text="Issued while an external system generated invoices: the ERP approves it, "
+        "sets its due date and approves its payment.",
+    )
 
     class Meta:
         ordering = ["-period_start", "-id"]
@@ -117,6 +124,19 @@ class Invoice(models.Model):
     @property
     def outstanding(self):
         return max(self.total - self.amount_paid, 0)
+
+    @property
+    def payable_from_balance(self) -> bool:
+        """False once the ERP billed another total or currency: only other methods pay it.
+
+        Money on the balance is in the platform's currency and amount; an external
+        invoice for a different figure is settled outside, then its payment approved.
+        """
+        try:
+            payment = self.payment
+        except Payment.DoesNotExist:
+            return True
+        return not payment.differs_from(self)
 
     # Transitions marked admin=False are moved only by the calendar or by money; the
     # admin offers approve and cancel, and routes them through the services.
@@ -248,7 +268,12 @@ class PaymentStatus(models.TextChoices):
 
 
 class Payment(models.Model):
-    """The payment expected for a postpaid or credit invoice."""
+    """The payment expected for a postpaid or credit invoice.
+
+    In external ERP mode it is created `waiting_for_payment` without a due date when the
+    invoice is closed; the ERP's approval of the invoice sets the due date and, when its
+    own invoice differs, an external total; the ERP approves the payment once paid.
+    """
 
     invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="payment")
     status = FSMField(
@@ -257,17 +282,46 @@ class Payment(models.Model):
     due_date = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    external_total = _amount_field(
+        null=True,
+        blank=True,
+        help_text="The total of the ERP's own invoice, when it gave one (with its currency).",
+    )
+    external_currency = models.CharField(max_length=3, blank=True)
+    receipt_url = models.URLField(
+        max_length=500, blank=True, help_text="A link to the ERP's invoice document."
+    )
+    receipt_file = models.CharField(
+        max_length=100,
+        blank=True,
+        editable=False,
+        help_text="The ERP's invoice PDF, under PRIVATE_MEDIA_ROOT (a random name).",
+    )
+    receipt_uploaded_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("approve_payment", "Can approve or cancel payments")]
         constraints = [
             models.CheckConstraint(
                 name="payment_status_valid", condition=Q(status__in=PaymentStatus.values)
-            )
+            ),
+            models.CheckConstraint(
+                name="payment_external_total_with_currency",
+                condition=Q(external_total__isnull=True, external_currency="")
+                | (Q(external_total__gt=0) & ~Q(external_currency="")),
+            ),
         ]
 
     def __str__(self):
         return f"Payment for {self.invoice}"
+
+    def differs_from(self, invoice: Invoice) -> bool:
+        """The ERP billed another total or currency than the platform's `invoice`."""
+        if self.external_total is None:
+            return False
+        return (self.external_currency, self.external_total) != (invoice.currency, invoice.total)
 
     @transition(
         field=status,
@@ -284,5 +338,22 @@ class Payment(models.Model):
         target=PaymentStatus.CANCELLED,
         custom={"admin": False},
     )
-    def cancel(self):
-        pass
+    def cancel(self, *, when=None):
+        self.cancelled_at = when
+
+
+class PaymentStatusChange(models.Model):
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=30, blank=True)
+    to_status = models.CharField(max_length=30)
+    changed_at = models.DateTimeField(auto_now_add=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+
+    def __str__(self):
+        return f"{self.from_status or '—'} → {self.to_status}"

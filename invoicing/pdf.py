@@ -29,7 +29,8 @@ from django.utils import timezone
 from billing_site.money import currency_places, round_to_minor_unit, to_ledger_amount
 from ledger.models import EntryKind
 
-from .models import Invoice, InvoiceKind, InvoiceStatus
+from . import receipts
+from .models import Invoice, InvoiceKind, InvoiceStatus, Payment
 
 TEMPLATE = "invoicing/pdf/invoice.html"
 STYLESHEET = "invoicing/pdf/invoice.css"
@@ -77,6 +78,14 @@ def _amount(value) -> str:
     return str(to_ledger_amount(Decimal(value)))
 
 
+def _external_total(invoice: Invoice) -> dict | None:
+    """The total of the ERP's own invoice, when it gave one: what the client pays."""
+    payment = Payment.objects.filter(invoice_id=invoice.pk, external_total__isnull=False).first()
+    if payment is None:
+        return None
+    return {"amount": _amount(payment.external_total), "currency": payment.external_currency}
+
+
 def _facts(invoice: Invoice) -> dict:
     """The invoice as plain JSON-able values: the PDF is rendered from these only."""
     account = invoice.account
@@ -98,6 +107,7 @@ def _facts(invoice: Invoice) -> dict:
         "rounding": _amount(invoice.rounding),
         "total": _amount(invoice.total),
         "amount_paid": _amount(invoice.amount_paid),
+        "external_total": _external_total(invoice),
         "lines": [
             {
                 "kind": line.kind,
@@ -191,6 +201,16 @@ def _terms(facts: dict, *, issued: date, due: date | None, paid_on: date | None)
     return f"The due date will be confirmed separately. {reference}"
 
 
+def _external_text(external: dict | None, *, owed: bool) -> dict | None:
+    """The ERP's total: the amount to pay while the invoice is owed, a record after."""
+    if external is None:
+        return None
+    return {
+        "label": "Amount to pay" if owed else "External total",
+        "amount": _display_money(Decimal(external["amount"]), external["currency"]),
+    }
+
+
 def _line_label(kind: str) -> str:
     return EntryKind(kind).label if kind in EntryKind.values else kind
 
@@ -235,6 +255,7 @@ def _context(facts: dict) -> dict:
         "total": _display_money(total, currency),
         "amount_paid": _display_money(amount["amount_paid"], currency),
         "balance_due": _display_money(balance_due, currency),
+        "external_total": _external_text(facts["external_total"], owed=owed),
         "terms": _terms(facts, issued=issued, due=due, paid_on=paid_on),
     }
 
@@ -334,6 +355,15 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     if previous and previous != name:
         (root / previous).unlink(missing_ok=True)
     return data
+
+
+def invoice_document(invoice: Invoice) -> bytes:
+    """What a client downloads: the ERP's receipt when one is attached, else our PDF."""
+    name = (
+        Payment.objects.filter(invoice_id=invoice.pk).values_list("receipt_file", flat=True).first()
+    )
+    data = receipts.read(name) if name else None
+    return data if data is not None else invoice_pdf(invoice)
 
 
 def invoice_pdf_filename(invoice: Invoice) -> str:

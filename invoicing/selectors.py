@@ -7,7 +7,7 @@ from django.db.models.functions import Coalesce
 
 from billing_site.money import LEDGER_PLACES, MAX_DIGITS, ZERO, exact, round_to_minor_unit
 
-from .models import Invoice, InvoicedEntry, InvoiceLine, InvoiceStatus
+from .models import Invoice, InvoicedEntry, InvoiceLine, InvoiceStatus, Payment
 
 _SUM = DecimalField(max_digits=MAX_DIGITS + 6, decimal_places=LEDGER_PLACES)
 
@@ -103,3 +103,11 @@ def invoices_visible(client_id: int | None):
     if client_id is None:
         return invoices
     return invoices.filter(account__client_id=client_id).exclude(status=InvoiceStatus.OPEN)
+
+
+def payments_visible(client_id: int | None):
+    """All payments for staff (client_id None); a client's own."""
+    payments = Payment.objects.select_related("invoice__account__client")
+    if client_id is None:
+        return payments
+    return payments.filter(invoice__account__client_id=client_id)

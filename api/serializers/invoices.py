@@ -3,9 +3,10 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from invoicing.models import InvoiceStatus
+from invoicing.models import InvoiceStatus, PaymentStatus
+from invoicing.receipts import MAX_BYTES as MAX_RECEIPT_BYTES
 
-from .money import MoneyField
+from .money import MoneyField, MoneyInputField, MoneySerializer, money_out
 
 
 class InvoiceLineSerializer(serializers.Serializer):
@@ -15,18 +16,41 @@ class InvoiceLineSerializer(serializers.Serializer):
     amount = MoneyField(currency_source="invoice.currency", help_text="Signed, like the ledger.")
 
 
+def pdf_url(invoice_id: int) -> str:
+    return f"/api/v1/invoices/{invoice_id}/pdf/"
+
+
 class InvoicePaymentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.CharField()
-    due_date = serializers.DateField(allow_null=True)
-    external_total = serializers.SerializerMethodField()
-    receipt_url = serializers.SerializerMethodField()
+    status = serializers.CharField(help_text=" / ".join(PaymentStatus.values))
+    due_date = serializers.DateField(
+        allow_null=True,
+        help_text="Null while the external ERP has not approved the invoice: such a payment "
+        "can be neither paid nor approved.",
+    )
+    external_total = serializers.SerializerMethodField(
+        help_text="The total of the ERP's own invoice, when it gave one: what the client pays."
+    )
+    payable_from_balance = serializers.SerializerMethodField(
+        help_text="False when the external total or currency differs from the invoice's: "
+        "money on the balance does not pay it, only other payment methods."
+    )
+    receipt_url = serializers.SerializerMethodField(
+        help_text="The ERP's invoice document: the PDF download when a file was attached, "
+        "else the ERP's link; null when neither."
+    )
 
-    def get_external_total(self, payment) -> dict | None:
-        return None  # set by an external ERP; not supported yet
+    @extend_schema_field(MoneySerializer(allow_null=True))
+    def get_external_total(self, payment):
+        return money_out(payment.external_total, payment.external_currency)
+
+    def get_payable_from_balance(self, payment) -> bool:
+        return not payment.differs_from(payment.invoice)
 
     def get_receipt_url(self, payment) -> str | None:
-        return None
+        if payment.receipt_file:
+            return pdf_url(payment.invoice_id)
+        return payment.receipt_url or None
 
 
 class InvoiceSerializer(serializers.Serializer):
@@ -41,6 +65,9 @@ class InvoiceSerializer(serializers.Serializer):
     issued_on = serializers.DateField()
     due_date = serializers.DateField(allow_null=True)
     currency = serializers.CharField()
+    erp_managed = serializers.BooleanField(
+        help_text="Invoiced by the external ERP: it approves the invoice and its payment."
+    )
     subtotal = MoneyField(help_text="Σ of the billed entries (signed, six places).")
     rounding = MoneyField(help_text="Booked as a rounding entry.")
     total = MoneyField(help_text="Amount owed, rounded to the currency's minor unit.")
@@ -56,9 +83,73 @@ class InvoiceSerializer(serializers.Serializer):
         return None if payment is None else InvoicePaymentSerializer(payment).data
 
     def get_pdf_url(self, invoice) -> str:
-        return f"/api/v1/invoices/{invoice.pk}/pdf/"
+        return pdf_url(invoice.pk)
 
 
 class InvoiceFilter(serializers.Serializer):
     account = serializers.IntegerField(required=False, min_value=1)
     status = serializers.ChoiceField(InvoiceStatus.choices, required=False)
+
+
+class PaymentSerializer(InvoicePaymentSerializer):
+    created_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    invoice = InvoiceSerializer()
+
+
+class InvoiceApproveInput(serializers.Serializer):
+    due_date = serializers.DateField(
+        help_text="When the payment is due (YYYY-MM-DD): today or later."
+    )
+    external_total = MoneyInputField(
+        required=False,
+        allow_null=True,
+        help_text="The total of the ERP's own invoice, > 0, with at most its currency's "
+        "minor-unit places; a money object may carry its currency.",
+    )
+    external_currency = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="ISO 4217 code of the external total; required with it.",
+    )
+    receipt_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="An http(s) link to the ERP's invoice document.",
+    )
+
+    def validate(self, attrs):
+        total = attrs.get("external_total")
+        currency = attrs.get("external_currency")
+        if total is not None and total.currency:
+            if currency and currency.strip().upper() != total.currency:
+                raise serializers.ValidationError(
+                    {
+                        "external_currency": f"The external total is in {total.currency}, "
+                        f"not {currency}: send one currency."
+                    }
+                )
+            currency = total.currency
+        attrs["external_total"] = total.amount if total is not None else None
+        attrs["external_currency"] = currency
+        return attrs
+
+
+class ReceiptInput(serializers.Serializer):
+    file = serializers.FileField(
+        help_text=f"The ERP's invoice as a PDF, at most {MAX_RECEIPT_BYTES // 2**20} MiB."
+    )
+
+
+class ReceiptForPeriodInput(ReceiptInput):
+    account = serializers.IntegerField(min_value=1)
+    period_start = serializers.DateField(help_text="First day of the invoice's billing period.")
+
+
+class PaymentCancelInput(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=300, help_text="Why; kept in the history."
+    )

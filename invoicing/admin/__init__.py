@@ -1,3 +1,3 @@
 """Invoices and payments in the operator control panel."""
 
-from . import invoices  # noqa: F401  (registers the admins)
+from . import invoices, payments  # noqa: F401  (registers the admins)

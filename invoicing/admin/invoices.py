@@ -2,19 +2,24 @@
 
 The approve and cancel buttons are django-fsm-2's FSMAdminMixin buttons, but the
 transition itself is routed to `invoice_approve` / `invoice_cancel`, which lock the
-books, re-check the user's permission, log the move and do the side effects.
+books, re-check the user's permission, log the move and do the side effects. Approve
+(a closed invoice of the external ERP mode) asks what the ERP would send: the due date,
+an external total and a receipt link; "Upload receipt" attaches the ERP's PDF.
 """
 
 from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django_fsm.admin import FSMAdminMixin
 
 from accounts.admin.display import badge, money_html
+from accounts.admin.forms import show_domain_error
+from accounts.admin.views import get_viewable, render_action, require_perm
+from billing_site.admin_paginator import EstimatedCountPaginator
 from billing_site.exceptions import DomainError
 
 from ..models import (
@@ -24,7 +29,9 @@ from ..models import (
     Payment,
     PaymentAllocation,
 )
-from ..services import invoice_approve, invoice_cancel
+from ..services import invoice_approve, invoice_attach_receipt, invoice_cancel
+from ..services.erp import APPROVE_INVOICE, RECEIPT_STATUSES
+from .forms import ApproveForm, ReceiptForm
 
 STATUS_TONES = {
     "open": "muted",
@@ -96,6 +103,7 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
     list_select_related = ("account__client",)
     raw_id_fields = ("account",)
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     list_per_page = 50
     ordering = ("-issued_on", "-id")
     inlines = (LineInline, AllocationInline, StatusChangeInline)
@@ -116,9 +124,23 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
         "paid_at",
         "payment_state",
         "pdf_link",
+        "erp_managed",
+        "receipt_upload",
     )
     fieldsets = (
-        (None, {"fields": ("number", "account_link", "kind", "status_badge", "pdf_link")}),
+        (
+            None,
+            {
+                "fields": (
+                    "number",
+                    "account_link",
+                    "kind",
+                    "status_badge",
+                    "erp_managed",
+                    "pdf_link",
+                )
+            },
+        ),
         (
             "Period and dates",
             {"fields": ("period", "issued_on", "due_date", "approved_at", "paid_at")},
@@ -195,15 +217,58 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
         payment = Payment.objects.filter(invoice=obj).first()
         if payment is None:
             return "—"
-        due = f", due {payment.due_date:%d %b %Y}" if payment.due_date else ", no due date"
+        if payment.due_date:
+            due = f", due {payment.due_date:%d %b %Y}"
+        elif obj.erp_managed:
+            due = ", no due date: waiting for the ERP to approve the invoice"
+        else:
+            due = ", no due date"
+        external = ""
+        if payment.external_total is not None:
+            external = format_html(
+                "<br>External total {}{}",
+                money_html(payment.external_total, payment.external_currency),
+                "" if obj.payable_from_balance else " (not payable from balance)",
+            )
+        url = reverse("admin:invoicing_payment_change", args=[payment.pk])
         return format_html(
-            "{}{}", badge(payment.get_status_display(), PAYMENT_TONES[payment.status]), due
+            '<a href="{}">{}</a>{}{}',
+            url,
+            badge(payment.get_status_display(), PAYMENT_TONES[payment.status]),
+            due,
+            external,
         )
 
     @admin.display(description="PDF")
     def pdf_link(self, obj):
         url = reverse("admin:invoicing_invoice_pdf", args=[obj.pk])
-        return format_html('<a class="button" href="{}">Download PDF</a>', url)
+        link = format_html('<a class="button" href="{}">Download PDF</a>', url)
+        payment = Payment.objects.filter(invoice=obj).first()
+        if payment is not None and payment.receipt_file:
+            receipt = reverse("admin:invoicing_payment_receipt", args=[payment.pk])
+            link = format_html('{} <a class="button" href="{}">ERP receipt</a>', link, receipt)
+        if payment is not None and payment.receipt_url:
+            link = format_html(
+                '{} <a href="{}" rel="noopener noreferrer" target="_blank">ERP link</a>',
+                link,
+                payment.receipt_url,
+            )
+        return link
+
+    @admin.display(description="ERP receipt")
+    def receipt_upload(self, obj):
+        if not (obj.erp_managed and obj.status in RECEIPT_STATUSES):
+            return "—"
+        upload = reverse("admin:invoicing_invoice_receipt", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Upload receipt</a>', upload)
+
+    def get_fieldsets(self, request, obj=None):
+        """Managers get the receipt upload beside the PDF of an invoice of the ERP."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not obj.erp_managed or not request.user.has_perm(APPROVE_INVOICE):
+            return fieldsets
+        (name, options), *rest = fieldsets
+        return ((name, {**options, "fields": (*options["fields"], "receipt_upload")}), *rest)
 
     def get_urls(self):
         return [
@@ -212,8 +277,89 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.pdf_view),
                 name="invoicing_invoice_pdf",
             ),
+            path(
+                "<path:object_id>/receipt/",
+                self.admin_site.admin_view(self.receipt_view),
+                name="invoicing_invoice_receipt",
+            ),
             *super().get_urls(),
         ]
+
+    def _change_url(self, invoice):
+        return reverse("admin:invoicing_invoice_change", args=[invoice.pk])
+
+    def receipt_view(self, request, object_id):
+        """Attach the ERP's invoice PDF, as the ERP does with POST invoices/{id}/receipt/."""
+        invoice = get_viewable(self, request, object_id)
+        require_perm(request, APPROVE_INVOICE)
+        form = ReceiptForm(
+            request.POST if request.method == "POST" else None,
+            request.FILES if request.method == "POST" else None,
+        )
+        if form.is_valid():
+            try:
+                invoice_attach_receipt(
+                    invoice_id=invoice.pk,
+                    upload=form.cleaned_data["file"],
+                    attached_by=request.user,
+                )
+            except DomainError as exc:
+                show_domain_error(form, exc)
+            else:
+                self.message_user(
+                    request,
+                    f"Receipt attached to invoice {invoice.number}: the client's PDF download "
+                    "serves it now.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._change_url(invoice))
+        return render_action(
+            self,
+            request,
+            title=f"Upload the ERP's receipt for invoice {invoice.number}",
+            form=form,
+            submit_label="Upload receipt",
+            cancel_url=self._change_url(invoice),
+        )
+
+    def fsm_transition_view(self, request, object_id, transition_name, **kwargs):
+        """Approve gets the ERP's form, with each refusal on the field it concerns."""
+        if transition_name != "approve":
+            return super().fsm_transition_view(request, object_id, transition_name, **kwargs)
+        invoice = get_viewable(self, request, object_id)
+        require_perm(request, APPROVE_INVOICE)
+        form = ApproveForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                invoice_approve(
+                    invoice_id=invoice.pk,
+                    due_date=data["due_date"],
+                    external_total=data.get("external_total"),
+                    external_currency=data.get("external_currency"),
+                    receipt_url=data.get("receipt_url"),
+                    approved_by=request.user,
+                )
+            except DomainError as exc:
+                show_domain_error(form, exc)
+            else:
+                self.message_user(
+                    request,
+                    f"Invoice {invoice.number} approved, due {data['due_date']:%d %b %Y}.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._change_url(invoice))
+        return render_action(
+            self,
+            request,
+            title=f"Approve invoice {invoice.number}",
+            form=form,
+            submit_label="Approve",
+            cancel_url=self._change_url(invoice),
+            intro=f"Fixes the payment's due date; the client is asked to pay "
+            f"{invoice.total.normalize():f} {invoice.currency}, or the external total when "
+            "the ERP's invoice differs (then not from the balance).",
+        )
 
     def pdf_view(self, request, object_id):
         invoice = self.get_object(request, unquote(object_id))
@@ -231,7 +377,12 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
         try:
             if transition_name == "approve":
                 invoice_approve(
-                    invoice_id=obj.pk, due_date=kwargs.get("due_date"), approved_by=request.user
+                    invoice_id=obj.pk,
+                    due_date=kwargs.get("due_date"),
+                    external_total=kwargs.get("external_total"),
+                    external_currency=kwargs.get("external_currency"),
+                    receipt_url=kwargs.get("receipt_url"),
+                    approved_by=request.user,
                 )
             elif transition_name == "cancel":
                 invoice_cancel(
@@ -246,31 +397,3 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
             request, f"Invoice {obj.number}: {transition_name} done.", messages.SUCCESS
         )
         return True
-
-
-@admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
-    list_display = ("invoice", "client", "status_badge", "due_date", "created_at", "completed_at")
-    list_filter = ("status",)
-    search_fields = ("invoice__number", "invoice__account__client__name")
-    list_select_related = ("invoice__account__client",)
-    raw_id_fields = ("invoice",)
-    show_full_result_count = False
-    readonly_fields = ("invoice", "status", "due_date", "created_at", "completed_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="client")
-    def client(self, obj):
-        return obj.invoice.account.client.name
-
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj):
-        return badge(obj.get_status_display(), PAYMENT_TONES.get(obj.status, "muted"))

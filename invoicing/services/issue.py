@@ -5,6 +5,10 @@ payments and logs are inserted in bulk, and lines and entry links are written wi
 `INSERT … SELECT` each, never one query per entry. Idempotent and resumable: each chunk
 commits on its own, an account that already has its monthly invoice is skipped, and a
 unique constraint (account, period, kind) backs that up.
+
+In external ERP mode (the system setting "external system generates invoices") the run
+closes the period's charges on postpaid and credit invoices it leaves `open`, with no
+payment and no approval: the next day `invoicing_close_erp` closes them for the ERP.
 """
 
 from collections.abc import Callable
@@ -16,6 +20,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from accounts.models import PaymentMode
+from approvals.services import system_settings
 from billing_site.exceptions import InvalidInput, require_perm
 from billing_site.money import exact, round_to_minor_unit
 from ledger.models import BILLABLE_KINDS, Balance, Entry, EntryKind
@@ -36,6 +41,9 @@ from .lifecycle import allocate_money, warm_pdfs
 from .numbering import invoice_numbers_take
 
 DEFAULT_CHUNK_SIZE = 1000
+# What the platform would approve itself on the billing day, and the ERP approves in
+# external ERP mode. Statements are issued paid; invoices issued by hand stay the staff's.
+ERP_KINDS = (InvoiceKind.POSTPAID, InvoiceKind.CREDIT)
 _BILLABLE = sorted(BILLABLE_KINDS)
 
 
@@ -129,8 +137,12 @@ def _issue_invoices(
     boundary: datetime,
     issued_on: date,
     issued_by=None,
+    external: bool = False,
 ) -> list[Invoice]:
-    """Invoice the unbilled entries before `boundary` of the locked `rows`."""
+    """Invoice the unbilled entries before `boundary` of the locked `rows`.
+
+    `external`: ERP mode, payable postpaid and credit invoices are left `open`.
+    """
     by_account = {row.account_id: row for row in rows}
     sums = {
         r["account_id"]: r
@@ -148,11 +160,13 @@ def _issue_invoices(
         subtotal = exact(found["subtotal"])
         total = -round_to_minor_unit(subtotal, account.currency)
         payable = total > 0
-        status = (
-            InvoiceStatus.APPROVED
-            if payable and kind != InvoiceKind.STATEMENT
-            else InvoiceStatus.PAID
-        )
+        erp_managed = external and payable and kind in ERP_KINDS
+        if erp_managed:
+            status = InvoiceStatus.OPEN
+        elif payable and kind != InvoiceKind.STATEMENT:
+            status = InvoiceStatus.APPROVED
+        else:
+            status = InvoiceStatus.PAID
         due = (
             issued_on + timedelta(days=account.payment_term_days)
             if status == InvoiceStatus.APPROVED and kind in (InvoiceKind.CREDIT, InvoiceKind.MANUAL)
@@ -174,6 +188,7 @@ def _issue_invoices(
                 amount_paid=total if status == InvoiceStatus.PAID and payable else 0,
                 approved_at=now if status == InvoiceStatus.APPROVED else None,
                 paid_at=now if status == InvoiceStatus.PAID else None,
+                erp_managed=erp_managed,
             )
         )
     if not invoices:
@@ -228,6 +243,17 @@ def _issue_invoices(
     period = f"{invoices[0].period_start:%B %Y}" if period_start else "charges to date"
     logs, payments = [], []
     for invoice in invoices:
+        if invoice.status == InvoiceStatus.OPEN:
+            logs.append(
+                InvoiceStatusChange(
+                    invoice=invoice,
+                    from_status="",
+                    to_status=InvoiceStatus.OPEN,
+                    changed_by=issued_by,
+                    reason=f"Charges for {period} closed on it; the external ERP invoices them.",
+                )
+            )
+            continue
         logs.append(
             InvoiceStatusChange(
                 invoice=invoice,
@@ -289,6 +315,7 @@ def invoicing_bill_accounts(*, account_ids: list[int], run_date: date) -> RunRes
     """Issue last month's invoices for these accounts, in one transaction."""
     period = BillingPeriod.month_before(run_date)
     result = RunResult()
+    external = system_settings().external_invoicing
     with transaction.atomic():
         rows = list(
             Balance.objects.select_for_update(no_key=True)
@@ -318,6 +345,7 @@ def invoicing_bill_accounts(*, account_ids: list[int], run_date: date) -> RunRes
                 period_end=period.end,
                 boundary=period.boundary,
                 issued_on=run_date,
+                external=external,
             )
         )
     return result

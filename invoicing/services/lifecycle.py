@@ -30,6 +30,7 @@ from ..models import (
     Payment,
     PaymentAllocation,
     PaymentStatus,
+    PaymentStatusChange,
 )
 
 
@@ -69,11 +70,44 @@ def _transition(invoice: Invoice, method: str, *, refusal: str, **kwargs) -> str
     return before
 
 
-def _complete_payment(invoice: Invoice, when) -> None:
+def log_payment_transition(payment: Payment, before: str, *, by=None, reason: str = "") -> None:
+    PaymentStatusChange.objects.create(
+        payment=payment, from_status=before, to_status=payment.status, changed_by=by, reason=reason
+    )
+
+
+def _complete_payment(invoice: Invoice, when, *, by=None, reason: str) -> None:
     payment = Payment.objects.filter(invoice=invoice, status=PaymentStatus.WAITING).first()
     if payment is not None:
         payment.complete(when=when)
         payment.save()
+        log_payment_transition(payment, PaymentStatus.WAITING, by=by, reason=reason)
+
+
+def apply_money(invoice: Invoice, share, *, when, by=None, reason: str) -> bool:
+    """Apply `share` to a locked unpaid invoice; paid in full → paid, its payment completed.
+
+    Saves the invoice; returns whether it is now paid (the caller emits invoice.paid).
+    """
+    invoice.amount_paid += share
+    PaymentAllocation.objects.create(invoice=invoice, amount=share)
+    paid = invoice.amount_paid >= invoice.total
+    if paid:
+        before = _transition(invoice, "mark_paid", refusal="it cannot be paid.", when=when)
+        _complete_payment(invoice, when, by=by, reason=reason)
+        log_transition(invoice, before, by=by, reason=reason)
+    invoice.save()
+    return paid
+
+
+def _external_totals(invoices: list[Invoice]) -> dict[int, Payment]:
+    """The payments of `invoices` that carry an ERP's external total."""
+    return {
+        p.invoice_id: p
+        for p in Payment.objects.filter(
+            invoice_id__in=[i.pk for i in invoices], external_total__isnull=False
+        )
+    }
 
 
 def allocate_money(row: Balance, *, by=None) -> list[Invoice]:
@@ -82,6 +116,11 @@ def allocate_money(row: Balance, *, by=None) -> list[Invoice]:
     Unallocated money is derived, not stored: amount due (money in − billed) plus what
     is still outstanding on unpaid invoices. An overpayment stays unallocated and pays
     the next invoice when that one is issued.
+
+    Invoices not yet approved (`open`, `closed`: the ERP has not fixed their due date)
+    are not unpaid yet, and an invoice whose ERP billed another total or currency is not
+    payable from balance (`Invoice.payable_from_balance`): money stays on the balance
+    for them, and the ERP approves their payment once paid by another method.
     """
     unpaid = list(
         Invoice.objects.filter(account_id=row.account_id, status__in=UNPAID_STATUSES)
@@ -89,25 +128,21 @@ def allocate_money(row: Balance, *, by=None) -> list[Invoice]:
         .select_for_update()
     )
     available = (row.balance - row.unbilled) + sum(i.outstanding for i in unpaid)
+    external = _external_totals(unpaid) if available > 0 else {}
     paid, touched = [], []
     now = timezone.now()
     for invoice in unpaid:
         if available <= 0:
             break
+        if invoice.pk in external and external[invoice.pk].differs_from(invoice):
+            continue
         share = min(available, invoice.outstanding)
         if share <= 0:
             continue
         available -= share
-        invoice.amount_paid += share
         touched.append(invoice.pk)
-        PaymentAllocation.objects.create(invoice=invoice, amount=share)
-        if invoice.amount_paid >= invoice.total:
-            before = _transition(invoice, "mark_paid", refusal="it cannot be paid.", when=now)
-            _complete_payment(invoice, now)
-            log_transition(invoice, before, by=by, reason="Paid by money received.")
+        if apply_money(invoice, share, when=now, by=by, reason="Paid by money received."):
             paid.append(invoice)
-        invoice.save()
-        if invoice in paid:
             invoice_event(EventType.INVOICE_PAID, invoice)
     if paid:
         lift_overdue_block(row.account_id, by=by)
@@ -133,29 +168,6 @@ def invoice_allocate_money(*, account_id: int, by=None) -> list[Invoice]:
         return allocate_money(lock_books(account_id), by=by)
 
 
-def invoice_approve(*, invoice_id: int, due_date: date | None, approved_by=None) -> Invoice:
-    """closed → approved: the due date is fixed and the client may pay."""
-    require_perm(approved_by, "invoicing.approve_invoice", "approve invoices")
-    if due_date is not None and due_date < timezone.localdate():
-        raise InvalidInput("The due date is in the past.", field="due_date")
-    with transaction.atomic():
-        row, invoice = lock_invoice(invoice_id)
-        before = _transition(
-            invoice,
-            "approve",
-            refusal="only a closed invoice can be approved.",
-            due_date=due_date,
-            when=timezone.now(),
-        )
-        invoice.save()
-        Payment.objects.filter(invoice=invoice).update(due_date=due_date)
-        log_transition(invoice, before, by=approved_by, reason="Approved.")
-        invoice_event(EventType.INVOICE_APPROVED, invoice)
-        allocate_money(row, by=approved_by)
-        warm_pdfs([invoice.pk])
-    return invoice
-
-
 def invoice_cancel(*, invoice_id: int, reason: str, cancelled_by=None) -> Invoice:
     """Void an unpaid invoice and reverse what it billed with one adjustment entry."""
     require_perm(cancelled_by, "invoicing.cancel_invoice", "cancel invoices")
@@ -170,8 +182,11 @@ def invoice_cancel(*, invoice_id: int, reason: str, cancelled_by=None) -> Invoic
         invoice.save()
         payment = Payment.objects.filter(invoice=invoice, status=PaymentStatus.WAITING).first()
         if payment is not None:
-            payment.cancel()
+            payment.cancel(when=timezone.now())
             payment.save()
+            log_payment_transition(
+                payment, PaymentStatus.WAITING, by=cancelled_by, reason="The invoice was cancelled."
+            )
         if invoice.total:
             reversal = Entry.objects.create(
                 account_id=row.account_id,
