@@ -33,10 +33,11 @@ migrate: install system-deps
 demo: migrate
 	$(PY) manage.py seed_demo
 
+run: export PORT := $(PORT)
 run: demo
 	$(PY) manage.py collectstatic --noinput -v 0
 	@echo "Starting web on http://127.0.0.1:$(PORT)/ (admin at /admin/, API at /api/v1/), Celery worker and beat."
-	WEB_PORT=$(PORT) $(VENV)/bin/honcho start
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" WEB_PORT=$(PORT) $(VENV)/bin/honcho start
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

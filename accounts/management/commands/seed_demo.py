@@ -6,6 +6,7 @@ method listed in `SECTIONS`, in the order the story needs (money in before prepa
 usage, usage before a mode is withdrawn); a later feature adds its own section there.
 """
 
+import os
 import random
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ from ledger.services import (
 from subscriptions.models import AddOn, Plan, Subscription
 from subscriptions.services import add_on_create, plan_create, subscription_order
 
-ADMIN_URL = "http://127.0.0.1:8000/admin/"
+# `make run` serves on $PORT (8000 by default).
+ADMIN_URL = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/admin/"
 USAGE_CHARGES_PER_ACCOUNT = 40
 HOLD_SECONDS = 7 * 24 * 3600
 
