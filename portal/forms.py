@@ -3,35 +3,16 @@
 from decimal import Decimal
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 
+from billing_site.throttling import ThrottledAuthenticationForm
 from subscriptions.gateways import GATEWAYS
 from subscriptions.models import CONFIRM_PERMISSION, PayWith
 
-from . import throttle
 from .selectors import money
 
 
-class PortalLoginForm(AuthenticationForm):
-    """Django's login form, refused after too many failures for a username and IP."""
-
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "throttled": throttle.REFUSAL,
-    }
-
-    def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        ip = throttle.client_ip(self.request)
-        if throttle.login_blocked(username, ip):
-            raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            throttle.login_failed(username, ip)
-            raise
-        throttle.login_succeeded(username, ip)
-        return cleaned
+class PortalLoginForm(ThrottledAuthenticationForm):
+    """Django's login form with the site's login throttling (billing_site.throttling)."""
 
 
 def gateway_choices_for(user) -> list[tuple[str, str]]:
