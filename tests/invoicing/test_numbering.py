@@ -83,6 +83,7 @@ def run_in_threads(work: list[Callable[[], object]]) -> list:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@time_machine.travel(at(2026, 12, 1, 0, 5))  # the run on its billing day
 def test_workers_billing_chunks_at_once_share_one_gapless_series():
     run_date = date(2026, 12, 1)
     accounts = [AccountFactory(payment_mode="credit_limit", credit_limit="100") for _ in range(24)]
@@ -106,6 +107,7 @@ def test_workers_billing_chunks_at_once_share_one_gapless_series():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@time_machine.travel(at(2026, 12, 1, 0, 5))  # the run on its billing day
 def test_one_chunk_billed_by_two_workers_at_once_is_billed_once():
     """A double beat firing delivered to two workers at the same moment."""
     run_date = date(2026, 12, 1)

@@ -125,6 +125,7 @@ def crash_on_call(monkeypatch, name: str, call: int, *, after: bool):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@time_machine.travel(at(2026, 12, 1, 0, 5))  # the run on its billing day
 def test_a_run_interrupted_between_and_inside_chunks_finishes_like_an_uninterrupted_one(
     monkeypatch,
 ):
