@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from accounts.admin.display import HOLD_TONES, badge, local_minute, money_html
 from accounts.models import BillingAccount
+from billing_site.admin_paginator import EstimatedCountPaginator
 from billing_site.exceptions import DomainError
 
 from .models import Balance, Entry, Reservation, ReservationStatus
@@ -79,6 +80,7 @@ class EntryAdmin(_ReadOnlyAdmin):
     )
     list_display_links = ("when",)
     list_select_related = ("account__client", "created_by")
+    paginator = EstimatedCountPaginator  # the ledger is too big to COUNT(*) per page
     list_filter = (AccountFilter, "kind", "created_at")
     date_hierarchy = "created_at"
     search_fields = ("description", "=idempotency_key", "account__client__name")

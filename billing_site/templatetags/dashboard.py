@@ -122,7 +122,10 @@ def _aging_rows(rows, invoices_url: str) -> list[dict]:
         for bucket in row.buckets:
             params = {"status__in": "approved,overdue", "currency__exact": row.currency}
             if bucket.key == "current":
-                params["due_date__gte"] = bucket.due_after.isoformat()
+                # Not yet due or no due date: the admin's filters cannot say "or empty",
+                # and the daily run marks an approved invoice overdue the day after it
+                # is due, so the approved ones are the current ones.
+                params = {"status__exact": "approved", "currency__exact": row.currency}
             else:
                 if bucket.due_after:
                     params["due_date__gte"] = bucket.due_after.isoformat()
