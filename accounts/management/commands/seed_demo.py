@@ -16,6 +16,7 @@ from decimal import Decimal
 import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -38,8 +39,15 @@ from accounts.services import (
 )
 from approvals.services import settings_update, system_settings
 from billing_site.cycle import run_cycle
-from invoicing.models import Invoice, InvoiceKind
-from invoicing.services import invoice_cancel, invoice_issue_now
+from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentStatus
+from invoicing.pdf import invoice_pdf
+from invoicing.services import (
+    invoice_approve,
+    invoice_attach_receipt,
+    invoice_cancel,
+    invoice_issue_now,
+    payment_approve,
+)
 from ledger.models import Entry, EntryKind, Reservation
 from ledger.selectors import account_figures
 from ledger.services import (
@@ -221,9 +229,16 @@ OLDER_MONTH = [
 # (client key, payment number, which invoice, reference): paid five days after issue.
 INVOICE_PAYMENTS = [
     ("helios", 2, "older", "SEPA transfer HE-7"),
-    ("helios", 3, "last", "SEPA transfer HE-8"),
-    ("everest", 2, "last", "Bank transfer EV-1107"),
 ]
+# Last month is invoiced with "external system generates invoices" on: the ERP then
+# approves some invoices (one with its own total, including its tax, and its PDF),
+# confirms one payment, and leaves others waiting (closed, no due date).
+ERP_APPROVALS = [  # (client key, external total or None, days to pay)
+    ("helios", None, 14),
+    ("everest", "165.68", 10),
+    ("cobalt", None, 30),
+]
+ERP_PAID = ["everest"]
 ADD_ONS = [("backup", "Daily backups", "5.00")]
 # (code, name, monthly price, charging, trial days, add-on codes); no currency: each
 # account pays in its own.
@@ -432,9 +447,13 @@ class Command(BaseCommand):
                     idempotency_key=f"demo:{key}:plan:0",
                 )
         today = timezone.localdate()
-        for day in (last_month_start, last_month_start + timedelta(days=1), today.replace(day=1)):
+        for day in (last_month_start, last_month_start + timedelta(days=1)):
             with booked_on(day, hour=0):
                 run_cycle(day)
+        if not Invoice.objects.filter(period_start=last_month_start).exists():
+            settings_update(changed_by=self.staff["admin"], external_invoicing=True)
+        with booked_on(today.replace(day=1), hour=0):
+            run_cycle(today.replace(day=1))
         starts = {"older": older_start, "last": last_month_start}
         for key, number, which, reference in INVOICE_PAYMENTS:
             invoice = Invoice.objects.get(
@@ -442,7 +461,10 @@ class Command(BaseCommand):
             )
             with booked_on(min(invoice.issued_on + timedelta(days=5), today)):
                 self._receive(key, number, invoice.total, reference)
-        run_cycle(today)
+        run_cycle(today)  # closes yesterday's ERP invoices; marks what is past due
+        self._erp_decisions(last_month_start, today)
+        if system_settings().external_invoicing:
+            settings_update(changed_by=self.staff["admin"], external_invoicing=False)
 
         debtor = self.accounts["bluebird"]
         if not Invoice.objects.filter(account=debtor, kind=InvoiceKind.MANUAL).exists():
@@ -465,6 +487,30 @@ class Command(BaseCommand):
             )
         for key, demo_account in self.accounts.items():
             self.accounts[key] = BillingAccount.objects.get(pk=demo_account.pk)
+
+    def _erp_decisions(self, period_start, today):
+        """What the ERP does through the API, done here through the same services."""
+        manager = self.staff["manager"]
+        for key, external_total, days in ERP_APPROVALS:
+            invoice = Invoice.objects.get(account=self.accounts[key], period_start=period_start)
+            if invoice.status != InvoiceStatus.CLOSED:
+                continue
+            invoice_approve(
+                invoice_id=invoice.pk,
+                due_date=today + timedelta(days=days),
+                external_total=external_total,
+                external_currency=invoice.currency if external_total else None,
+                approved_by=manager,
+            )
+            if external_total:
+                document = ContentFile(invoice_pdf(Invoice.objects.get(pk=invoice.pk)), "erp.pdf")
+                invoice_attach_receipt(invoice_id=invoice.pk, upload=document, attached_by=manager)
+        for key in ERP_PAID:
+            payment = Payment.objects.get(
+                invoice__account=self.accounts[key], invoice__period_start=period_start
+            )
+            if payment.status == PaymentStatus.WAITING:
+                payment_approve(payment_id=payment.pk, approved_by=manager)
 
     def seed_subscriptions(self):
         """A small catalogue, running subscriptions, and one order waiting for a manager.
