@@ -128,6 +128,25 @@ def _link_sql(invoice_ids: list[int], boundary: datetime) -> tuple[str, list]:
     return where, params
 
 
+def _move_balances(invoices: list[Invoice], now) -> None:
+    """One set-based UPDATE of the chunk's balance rows (already locked): billed charges
+    leave `unbilled`, the rounding entry moves `balance`. The in-memory rows were moved
+    the same way by the caller."""
+    ids = ", ".join(["%s"] * len(invoices))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE ledger_balance SET "  # noqa: S608 - placeholders only
+            "unbilled = ledger_balance.unbilled - i.subtotal, "
+            "balance = ledger_balance.balance + i.rounding, "
+            "entry_count = ledger_balance.entry_count "
+            "+ CASE WHEN i.rounding <> 0 THEN 1 ELSE 0 END, "
+            "updated_at = %s "
+            f"FROM invoicing_invoice i WHERE i.id IN ({ids}) "
+            "AND ledger_balance.account_id = i.account_id",
+            [connection.ops.adapt_datetimefield_value(now), *(i.pk for i in invoices)],
+        )
+
+
 def _issue_invoices(
     rows: list[Balance],
     *,
@@ -235,10 +254,7 @@ def _issue_invoices(
         row.balance += invoice.rounding
         row.entry_count += 1 if invoice.rounding else 0
         row.updated_at = now
-    Balance.objects.bulk_update(
-        [by_account[i.account_id] for i in invoices],
-        ["balance", "unbilled", "entry_count", "updated_at"],
-    )
+    _move_balances(invoices, now)
 
     period = f"{invoices[0].period_start:%B %Y}" if period_start else "charges to date"
     logs, payments = [], []

@@ -144,7 +144,7 @@ def allocate_money(row: Balance, *, by=None) -> list[Invoice]:
         if apply_money(invoice, share, when=now, by=by, reason="Paid by money received."):
             paid.append(invoice)
             invoice_event(EventType.INVOICE_PAID, invoice)
-    if paid:
+    if paid and row.account.credit_blocked_by_overdue:
         lift_overdue_block(row.account_id, by=by)
     warm_pdfs(touched)
     return paid
