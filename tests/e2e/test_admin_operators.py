@@ -4,6 +4,10 @@ queue, billing staff convert an account and cannot decide."""
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import RunPython
 
 from accounts.models import BillingAccount, PaymentMode
 from approvals.models import ManualOperation, OperationStatus
@@ -21,6 +25,34 @@ pytestmark = [
 ]
 
 PASSWORD = "correct horse battery"  # tests.factories.UserFactory's
+ROLES = ("Billing staff", "Managers")
+
+
+@pytest.fixture(autouse=True)
+def staff_groups():
+    """The staff groups, as the migrations make them.
+
+    A transactional test's flush drops them, and serialized_rollback does not always
+    bring them back (not after a non-transactional test ran in the same session), so
+    the migrations' own group and permission steps run again when they are missing.
+    """
+    if Group.objects.filter(name__in=ROLES).count() == len(ROLES):
+        return
+    loader = MigrationLoader(connection)
+    state_apps = loader.project_state().apps
+    plan = [key for leaf in loader.graph.leaf_nodes() for key in loader.graph.forwards_plan(leaf)]
+    seen = set()
+    for key in plan:
+        if key in seen:
+            continue
+        seen.add(key)
+        for operation in loader.graph.nodes[key].operations:
+            code = getattr(operation, "code", None)
+            if isinstance(operation, RunPython) and (
+                "grant" in code.__code__.co_names or code.__name__ == "create_groups"
+            ):
+                code(state_apps, None)
+    assert Group.objects.filter(name__in=ROLES).count() == len(ROLES)
 
 
 def sign_in(page, live_server, username):
