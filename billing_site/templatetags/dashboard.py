@@ -21,7 +21,7 @@ CHART_WIDTH = 640
 CHART_HEIGHT = 220
 PAD_LEFT = 70
 PAD_RIGHT = 12
-PAD_TOP = 14
+PAD_TOP = 18
 PAD_BOTTOM = 34
 TICKS = 4
 
@@ -82,6 +82,8 @@ def chart_for(series: selectors.MonthlyBilled, invoices_url: str) -> dict:
                 if index == 0 or month.month.month == 1
                 else "",
                 "amount": amount_text(month.amount, series.currency),
+                "short": compact(month.amount),
+                "value_y": round(PAD_TOP + plot_h - height - 4, 1),
                 "count": month.count,
                 "url": f"{invoices_url}?{query}",
             }
