@@ -2,26 +2,21 @@
 
 from dataclasses import dataclass
 
-from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Sum
 
-from billing_site.money import LEDGER_PLACES, MAX_DIGITS, ZERO, exact, round_to_minor_unit
+from billing_site.money import ZERO, exact, round_to_minor_unit
 
 from .models import Invoice, InvoicedEntry, InvoiceLine, InvoiceStatus, Payment
 
-_SUM = DecimalField(max_digits=MAX_DIGITS + 6, decimal_places=LEDGER_PLACES)
 
-
-def _summed(model, amount_path: str):
-    return Coalesce(
-        Subquery(
-            model.objects.filter(invoice_id=OuterRef("pk"))
-            .values("invoice_id")
-            .annotate(s=Sum(amount_path))
-            .values("s")
-        ),
-        Value(ZERO),
-        output_field=_SUM,
+def _sums_by_invoice(model, amount_path: str, first: int, last: int) -> dict:
+    """Σ per invoice for invoices first..last, one grouped query (set-based, so the
+    planner never runs a per-invoice subquery over the whole ledger)."""
+    return dict(
+        model.objects.filter(invoice_id__gte=first, invoice_id__lte=last)
+        .values("invoice_id")
+        .annotate(s=Sum(amount_path))
+        .values_list("invoice_id", "s")
     )
 
 
@@ -46,10 +41,6 @@ def invoice_mismatches(chunk_size: int = 5000):
         batch = list(
             Invoice.objects.filter(pk__gt=last)
             .order_by("pk")
-            .annotate(
-                lines_sum=_summed(InvoiceLine, "amount"),
-                entries_sum=_summed(InvoicedEntry, "entry__amount"),
-            )
             .values(
                 "pk",
                 "number",
@@ -59,14 +50,16 @@ def invoice_mismatches(chunk_size: int = 5000):
                 "rounding",
                 "total",
                 "amount_paid",
-                "lines_sum",
-                "entries_sum",
             )[:chunk_size]
         )
         if not batch:
             return
-        last = batch[-1]["pk"]
+        first, last = batch[0]["pk"], batch[-1]["pk"]
+        lines = _sums_by_invoice(InvoiceLine, "amount", first, last)
+        entries = _sums_by_invoice(InvoicedEntry, "entry__amount", first, last)
         for inv in batch:
+            inv["lines_sum"] = lines.get(inv["pk"], ZERO)
+            inv["entries_sum"] = entries.get(inv["pk"], ZERO)
             yield from _check(inv)
 
 
