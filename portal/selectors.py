@@ -13,7 +13,12 @@ from accounts.models import BillingAccount, ClientUser, CreditStatus, PaymentMod
 from invoicing.models import Invoice, InvoiceStatus, PaymentStatus
 from invoicing.selectors import invoices_visible
 from ledger.selectors import Figures, account_figures
-from subscriptions.models import Subscription, SubscriptionStatus
+from subscriptions.models import (
+    PaymentRequest,
+    PaymentRequestStatus,
+    Subscription,
+    SubscriptionStatus,
+)
 from subscriptions.selectors import account_subscriptions, plans_catalogue
 
 
@@ -187,6 +192,18 @@ def invoice_payability(invoice: Invoice) -> Payability:
             from_balance=False,
         )
     return Payability(True, amount=invoice.outstanding, currency=invoice.currency)
+
+
+def waiting_requests(*, account_id: int, purpose: str | None = None, invoice_id=None):
+    """The account's payment requests still waiting for the client's money."""
+    requests = PaymentRequest.objects.filter(
+        account_id=account_id, status=PaymentRequestStatus.PENDING
+    )
+    if invoice_id is not None:
+        requests = requests.filter(invoice_id=invoice_id)
+    if purpose is not None:
+        requests = requests.filter(purpose=purpose)
+    return list(requests.order_by("-created_at", "-id"))
 
 
 # -- subscriptions ----------------------------------------------------------------------

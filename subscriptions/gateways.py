@@ -8,7 +8,7 @@ checkout in `start` and call the settle service from its webhook.
 """
 
 from billing_site.exceptions import InvalidInput
-from billing_site.money import LEDGER_PLACES
+from billing_site.money import currency_places
 
 
 class Gateway:
@@ -31,10 +31,18 @@ class BankTransferGateway(Gateway):
     label = "Bank transfer"
     confirmed_by_staff = True
 
+    # What happens once the money is confirmed, by the request's purpose.
+    THEN = {
+        "invoice": "The invoice is marked paid once the money is confirmed.",
+        "top_up": "It is added to your balance once the money is confirmed.",
+    }
+
     def start(self, request) -> str:
+        then = self.THEN.get(request.purpose, "The change is made once the money is confirmed.")
         return (
-            f"Transfer {request.amount:.{LEDGER_PLACES}f} {request.currency} quoting the "
-            f"reference {request.reference}. The change is made once the money is confirmed."
+            f"Transfer {request.amount:.{currency_places(request.currency)}f} "
+            f"{request.currency} quoting the "
+            f"reference {request.reference}. {then}"
         )
 
 

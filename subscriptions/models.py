@@ -299,6 +299,8 @@ class SubscriptionAddOn(models.Model):
 class PaymentPurpose(models.TextChoices):
     RENEWAL = "renewal", "Renewal (prepaid invoice)"
     UPSELL = "upsell", "Upsell"
+    INVOICE = "invoice", "Invoice"
+    TOP_UP = "top_up", "Balance top-up"
 
 
 class PaymentRequestStatus(models.TextChoices):
@@ -314,7 +316,20 @@ class PaymentRequest(models.Model):
         BillingAccount, on_delete=models.PROTECT, related_name="payment_requests"
     )
     subscription = models.ForeignKey(
-        Subscription, on_delete=models.PROTECT, related_name="payment_requests"
+        Subscription,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payment_requests",
+        help_text="Renewal and upsell: the subscription paid for.",
+    )
+    invoice = models.ForeignKey(
+        "invoicing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payment_requests",
+        help_text="Invoice: the invoice paid (first) with the money.",
     )
     purpose = models.CharField(max_length=20, choices=PaymentPurpose.choices)
     gateway = models.CharField(max_length=30)
@@ -360,6 +375,27 @@ class PaymentRequest(models.Model):
             models.CheckConstraint(
                 name="payment_request_purpose_valid",
                 condition=Q(purpose__in=PaymentPurpose.values),
+            ),
+            # What each purpose pays for is there, and nothing else.
+            models.CheckConstraint(
+                name="payment_request_purpose_target",
+                condition=(
+                    Q(
+                        purpose__in=[PaymentPurpose.RENEWAL, PaymentPurpose.UPSELL],
+                        subscription__isnull=False,
+                        invoice__isnull=True,
+                    )
+                    | Q(
+                        purpose=PaymentPurpose.INVOICE,
+                        subscription__isnull=True,
+                        invoice__isnull=False,
+                    )
+                    | Q(
+                        purpose=PaymentPurpose.TOP_UP,
+                        subscription__isnull=True,
+                        invoice__isnull=True,
+                    )
+                ),
             ),
         ]
         indexes = [models.Index(fields=["status", "gateway"])]

@@ -130,7 +130,10 @@ class PaymentRequestSerializer(serializers.Serializer):
     status = serializers.ChoiceField(PaymentRequestStatus.choices)
     instructions = serializers.CharField(help_text="What the client should do, if anything.")
     outcome = serializers.CharField(help_text="What was done when it was settled.")
-    subscription = serializers.IntegerField(source="subscription_id")
+    subscription = serializers.IntegerField(
+        source="subscription_id", allow_null=True, help_text="Renewal and upsell."
+    )
+    invoice = serializers.IntegerField(source="invoice_id", allow_null=True, help_text="Invoice.")
     created_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
 

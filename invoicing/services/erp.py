@@ -36,7 +36,7 @@ from billing_site.money import (
     round_to_minor_unit,
     to_ledger_amount,
 )
-from ledger.services import ledger_receive_payment, lock_books
+from ledger.services import lock_books
 from notifications.models import EventType
 from notifications.services import invoice_event
 
@@ -53,11 +53,10 @@ from .issue import ERP_KINDS
 from .lifecycle import (
     _transition,
     allocate_money,
-    apply_money,
-    lift_overdue_block,
     lock_invoice,
     log_payment_transition,
     log_transition,
+    receive_money_for_invoice,
     warm_pdfs,
 )
 
@@ -361,31 +360,14 @@ def payment_approve(*, payment_id: int, approved_by=None) -> Payment:
                 "on it.",
                 field="status",
             )
-        reference = f"Paid outside the platform for {invoice.number}"
-        # The money is applied to this invoice before it is booked, so the booking's own
-        # allocation (oldest unpaid first) finds nothing more owed here and leaves older
-        # invoices as they were.
-        apply_money(
+        receive_money_for_invoice(
             invoice,
             amount,
-            when=timezone.now(),
-            by=approved_by,
-            reason=f"{reference}; payment approved.",
-        )
-        booking = ledger_receive_payment(
-            account_id=invoice.account_id,
-            amount=amount,
             idempotency_key=f"erp-payment:{payment.pk}",
-            reference=reference,
-            created_by=approved_by,
+            reference=f"Paid outside the platform for {invoice.number}",
+            reason=f"Paid outside the platform for {invoice.number}; payment approved.",
+            by=approved_by,
         )
-        if booking.replayed:  # the key was booked before: never apply money twice
-            raise InvoiceStateError(
-                f"The money for payment {payment.pk} was booked already.", field="status"
-            )
-        invoice_event(EventType.INVOICE_PAID, invoice)
-        lift_overdue_block(invoice.account_id, by=approved_by)
-        warm_pdfs([invoice.pk])
     return Payment.objects.select_related("invoice__account").get(pk=payment.pk)
 
 

@@ -100,6 +100,41 @@ def apply_money(invoice: Invoice, share, *, when, by=None, reason: str) -> bool:
     return paid
 
 
+def receive_money_for_invoice(
+    invoice: Invoice, amount, *, idempotency_key: str, reference: str, reason: str, by=None
+):
+    """Book `amount` received for a locked `invoice`, paying THIS invoice first.
+
+    The money is applied to the invoice before it is booked, so the booking's own
+    allocation (oldest unpaid first) finds nothing more owed here and only what is
+    left over goes to older invoices or stays on the balance. Refuses a key booked
+    before: money is never applied twice. Returns the ledger booking.
+    """
+    from ledger.services import ledger_receive_payment  # the ledger calls back into here
+
+    share = min(amount, invoice.outstanding)
+    paid = False
+    if invoice.status in UNPAID_STATUSES and share > 0:
+        paid = apply_money(invoice, share, when=timezone.now(), by=by, reason=reason)
+    booking = ledger_receive_payment(
+        account_id=invoice.account_id,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        reference=reference,
+        created_by=by,
+    )
+    if booking.replayed:
+        raise InvoiceStateError(
+            f"The money for invoice {invoice.number} ({idempotency_key}) was booked already.",
+            field="status",
+        )
+    if paid:
+        invoice_event(EventType.INVOICE_PAID, invoice)
+        lift_overdue_block(invoice.account_id, by=by)
+    warm_pdfs([invoice.pk])
+    return booking
+
+
 def _external_totals(invoices: list[Invoice]) -> dict[int, Payment]:
     """The payments of `invoices` that carry an ERP's external total."""
     return {

@@ -40,6 +40,7 @@ class PaymentRequestAdmin(FSMAdminMixin, admin.ModelAdmin):
         "reference",
         "account_link",
         "subscription_link",
+        "invoice_link",
         "purpose",
         "gateway_label",
         "amount_display",
@@ -81,8 +82,17 @@ class PaymentRequestAdmin(FSMAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="subscription")
     def subscription_link(self, obj):
+        if obj.subscription_id is None:
+            return "—"
         url = reverse("admin:subscriptions_subscription_change", args=[obj.subscription_id])
         return format_html('<a href="{}">#{}</a>', url, obj.subscription_id)
+
+    @admin.display(description="invoice")
+    def invoice_link(self, obj):
+        if obj.invoice_id is None:
+            return "—"
+        url = reverse("admin:invoicing_invoice_change", args=[obj.invoice_id])
+        return format_html('<a href="{}">{}</a>', url, obj.invoice.number)
 
     @admin.display(description="gateway", ordering="gateway")
     def gateway_label(self, obj):

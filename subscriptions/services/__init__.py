@@ -14,7 +14,12 @@ from .orders import (
     subscriptions_cancel_waiting,
     subscriptions_provision_waiting,
 )
-from .payments import payment_request_cancel, payment_request_confirm
+from .payments import (
+    payment_request_cancel,
+    payment_request_confirm,
+    payment_request_for_invoice,
+    payment_request_top_up,
+)
 from .renewals import subscriptions_renew
 from .upsell import upsell_order, upsell_quote
 
@@ -22,6 +27,8 @@ __all__ = [
     "add_on_create",
     "payment_request_cancel",
     "payment_request_confirm",
+    "payment_request_for_invoice",
+    "payment_request_top_up",
     "plan_create",
     "subscription_cancel",
     "subscription_order",

@@ -10,6 +10,7 @@ from approvals.services import settings_update
 from invoicing.models import Invoice, InvoiceStatus
 from ledger.models import Entry
 from ledger.selectors import account_figures
+from subscriptions.models import PaymentPurpose, PaymentRequest, PaymentRequestStatus
 from tests.invoicing.helpers import at, charge, run_cycle
 
 from .conftest import approve_erp
@@ -48,16 +49,31 @@ def test_pdf_download_is_the_invoice(signed_in, invoice):
     assert invoice.number in text
 
 
-def test_bank_transfer_gives_instructions_and_books_nothing(signed_in, invoice):
+def test_bank_transfer_asks_for_the_money_and_books_nothing(signed_in, invoice):
     entries = Entry.objects.count()
     response = signed_in.post(
         reverse("portal:invoice_pay", args=[invoice.pk]),
         {"gateway": "bank_transfer", "nonce": uuid.uuid4()},
         follow=True,
     )
-    assert f"quoting the reference {invoice.number}" in response.content.decode()
+    asked = PaymentRequest.objects.get(invoice=invoice)
+    assert asked.status == PaymentRequestStatus.PENDING
+    body = response.content.decode()
+    assert f"quoting the reference {asked.reference}" in body
+    assert "Waiting for your transfer" in body
     assert Entry.objects.count() == entries
     assert reload(invoice).status == InvoiceStatus.APPROVED
+    detail = signed_in.get(reverse("portal:invoice_detail", args=[invoice.pk])).content.decode()
+    assert "Waiting for your transfer" in detail and asked.reference in detail
+
+
+def test_another_clients_invoice_cannot_be_paid(signed_in, other_invoice):
+    response = signed_in.post(
+        reverse("portal:invoice_pay", args=[other_invoice.pk]),
+        {"gateway": "bank_transfer", "nonce": uuid.uuid4()},
+    )
+    assert response.status_code == 404
+    assert not PaymentRequest.objects.exists()
 
 
 def test_the_test_gateway_is_not_offered_to_a_customer(signed_in, invoice):
@@ -114,7 +130,7 @@ def test_an_erp_invoice_waiting_for_its_due_date_cannot_be_paid(signed_in, custo
     assert Entry.objects.count() == entries
 
 
-def test_an_external_total_is_paid_by_transfer_not_from_balance(
+def test_an_external_total_is_asked_for_and_paid_the_erp_way(
     signed_in, customer, erp_invoice, manager
 ):
     approve_erp(erp_invoice, manager, external_total="95", external_currency="EUR")
@@ -122,22 +138,25 @@ def test_an_external_total_is_paid_by_transfer_not_from_balance(
     url = reverse("portal:invoice_pay", args=[erp_invoice.pk])
     page = signed_in.get(url).content.decode()
     assert "95.00 EUR" in page
-    entries = Entry.objects.count()
     response = signed_in.post(url, {"gateway": "test", "nonce": uuid.uuid4()}, follow=True)
-    assert "pay it by bank transfer" in response.content.decode()
-    assert Entry.objects.count() == entries
-    assert reload(erp_invoice).status == InvoiceStatus.APPROVED
+    assert "Thank you: 95.00 EUR received." in response.content.decode()
+    assert reload(erp_invoice).status == InvoiceStatus.PAID
+    # The platform books its own figure, not 95 EUR on a USD balance.
+    assert account_figures(erp_invoice.account_id).balance == 0
 
 
-def test_top_up_by_transfer_books_nothing(signed_in, credit_account):
+def test_top_up_by_transfer_asks_for_the_money_and_books_nothing(signed_in, credit_account):
     entries = Entry.objects.count()
     response = signed_in.post(
         reverse("portal:top_up"),
         {"amount": "25", "gateway": "bank_transfer", "nonce": uuid.uuid4()},
         follow=True,
     )
-    assert f"ACC-{credit_account.pk:06d}" in response.content.decode()
+    asked = PaymentRequest.objects.get(account=credit_account, purpose=PaymentPurpose.TOP_UP)
+    assert f"quoting the reference {asked.reference}" in response.content.decode()
     assert Entry.objects.count() == entries
+    page = signed_in.get(reverse("portal:top_up")).content.decode()
+    assert "Waiting for your transfer" in page and asked.reference in page
 
 
 def test_top_up_refuses_a_bad_amount(signed_in):
