@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-export DJANGO_SETTINGS_MODULE ?= billing_site.settings.local
 
 .PHONY: run test install install-dev system-deps lint migrate demo bench clean
 
@@ -49,7 +48,7 @@ test: lint system-deps
 	  SECRET_KEY=check-deploy-only-7Kq2vXw9Lp4Rz8Tn3Hm6Yb1Jc5Fd0Gs2Ue7Ai4Oy9Wk3 \
 	  ALLOWED_HOSTS=billing.example.com \
 	  $(PY) manage.py check --deploy --fail-level WARNING
-	$(PY) -m pytest $(PYTEST_ARGS)
+	DJANGO_SETTINGS_MODULE=billing_site.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install-dev system-deps
 	$(PY) bench/hot_account.py
