@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the project needs outside Python: WeasyPrint's native libraries
 # (Pango, HarfBuzz, fontconfig), the font the invoice PDF is set in, and poppler-utils
-# (pdftoppm, pdftotext) to look at rendered PDFs.
+# (pdftoppm, pdftotext) to look at rendered PDFs, and Debian's chromium for the browser
+# tests (Playwright drives it; it never downloads a browser of its own).
 #
 # libharfbuzz-subset0 matters for speed, not just correctness: WeasyPrint subsets
 # embedded fonts with it, and without it falls back to fontTools in Python (measured
@@ -21,6 +22,7 @@ PACKAGES=(
   shared-mime-info
   fonts-dejavu-core
   poppler-utils
+  chromium
 )
 
 missing=()
