@@ -179,7 +179,7 @@ class PendingManualOperationAdmin(FSMAdminMixin, _OperationAdmin):
         if not waiting:
             return "—"
         return format_html_join(
-            mark_safe("<br>"),  # noqa: S308 - a constant tag
+            mark_safe("<br>"),
             "#{} {} · {} {} a month · ordered {} by {}",
             (
                 (
