@@ -12,9 +12,7 @@ start-up; a worker process warms it (import, fonts, one page) when it starts.
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import threading
 from datetime import date
 from decimal import Decimal
@@ -27,6 +25,7 @@ from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
 from billing_site.money import currency_places, round_to_minor_unit, to_ledger_amount
+from billing_site.private_files import write_atomically
 from ledger.models import EntryKind
 
 from . import receipts
@@ -316,22 +315,6 @@ def _file_name(number: str, version: str) -> str:
     return f"{CACHE_FOLDER}/{_safe(number)}-{version[:16]}.pdf"
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Readers see the old file or the whole new one, never half a PDF."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".pdf.tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, 0o640)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def invoice_pdf(invoice: Invoice) -> bytes:
     """The invoice's PDF: the cached file when it is current, else rendered and cached.
 
@@ -349,7 +332,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
 
     data = render_pdf(_html(facts))
     name = _file_name(invoice.number, version)
-    _write_atomically(root / name, data)
+    write_atomically(root / name, data)
     Invoice.objects.filter(pk=invoice.pk).update(pdf_file=name, pdf_version=version)
     previous, invoice.pdf_file, invoice.pdf_version = invoice.pdf_file, name, version
     if previous and previous != name:

@@ -6,15 +6,14 @@ through the views that check who asks. What is accepted is decided by the bytes,
 the file name or the content type the client claims.
 """
 
-import os
 import re
 import secrets
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
 
 from billing_site.exceptions import InvalidInput
+from billing_site.private_files import write_atomically
 
 FOLDER = "receipts"
 MAX_BYTES = 10 * 1024 * 1024
@@ -75,19 +74,7 @@ def read_checked(upload, *, field: str = "file") -> bytes:
 def store(data: bytes) -> str:
     """Write a new receipt under a random name; returns the name to record."""
     name = f"{FOLDER}/{secrets.token_hex(16)}.pdf"
-    path = _path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".pdf.tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, 0o640)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomically(_path(name), data)
     return name
 
 

@@ -4,7 +4,6 @@ The chart is plain SVG computed here, so the page needs no JavaScript and no CDN
 section appears only to users who may view the changelist it links to.
 """
 
-import math
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -30,18 +29,18 @@ def nice_step(maximum: Decimal, ticks: int = TICKS) -> Decimal:
     """A round step (1, 2, 2.5 or 5 × 10ⁿ) so that `ticks` steps cover `maximum`."""
     if maximum <= 0:
         return Decimal(1)
-    raw = float(maximum) / ticks
-    magnitude = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 2.5, 5, 10):
+    raw = Decimal(maximum) / ticks
+    magnitude = Decimal(1).scaleb(raw.adjusted())  # 10 ** floor(log10(raw))
+    for factor in (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10)):
         if raw <= factor * magnitude:
-            return Decimal(str(factor * magnitude))
-    return Decimal(str(10 * magnitude))  # pragma: no cover - the loop always returns
+            return (factor * magnitude).normalize()
+    return (10 * magnitude).normalize()  # pragma: no cover - the loop always returns
 
 
 def compact(amount: Decimal) -> str:
     """An axis label: 950, 1.2k, 3.5M."""
-    value = float(amount)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+    value = Decimal(amount)
+    for limit, suffix in ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(1000), "k")):
         if abs(value) >= limit:
             text = f"{value / limit:.1f}".rstrip("0").rstrip(".")
             return f"{text}{suffix}"
@@ -59,7 +58,8 @@ def chart_for(series: selectors.MonthlyBilled, invoices_url: str) -> dict:
     bar_w = slot * 0.62
     bars = []
     for index, month in enumerate(series.months):
-        share = float(month.amount / top) if top and month.amount > 0 else 0.0
+        # Geometry in SVG user units; the amount's share of the axis stays a Decimal.
+        share = month.amount / top if top and month.amount > 0 else Decimal(0)
         height = round(plot_h * share, 1)
         x = round(PAD_LEFT + slot * index + (slot - bar_w) / 2, 1)
         query = urlencode(

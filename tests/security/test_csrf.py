@@ -50,8 +50,7 @@ def test_only_the_token_authenticated_api_is_csrf_exempt():
 
 @pytest.mark.django_db
 def test_portal_login_without_a_csrf_token_is_refused():
-    if not any(route.startswith("portal/") for route, _ in _walk(get_resolver().url_patterns)):
-        pytest.skip("no portal yet")
+    assert any(route.startswith("portal/") for route, _ in _walk(get_resolver().url_patterns))
     from accounts.services import client_add_user
 
     account = AccountFactory()
