@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from accounts.admin.display import HOLD_TONES, badge, local_minute, money_html
 from accounts.models import BillingAccount
 from billing_site.admin_paginator import EstimatedCountPaginator
+from billing_site.admin_readonly import ReadOnlyModelAdmin
 from billing_site.exceptions import DomainError
 
 from .models import Balance, Entry, Reservation, ReservationStatus
@@ -47,19 +48,10 @@ class AccountFilter(admin.SimpleListFilter):
         return queryset
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
+class _ReadOnlyAdmin(ReadOnlyModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # per-filter counts would scan the whole ledger
     list_per_page = 100
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="account", ordering="account__client__name")
     def account_link(self, obj):

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from accounts.admin.display import badge
+from billing_site.admin_readonly import ReadOnlyInline, ReadOnlyModelAdmin
 from billing_site.exceptions import DomainError
 
 from .models import (
@@ -22,32 +23,13 @@ from .services import webhook_clean, webhook_resend
 DELIVERY_TONES = {"pending": "warn", "succeeded": "ok", "failed": "bad"}
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(ReadOnlyInline):
     model = WebhookDelivery
-    extra = 0
-    can_delete = False
     fields = readonly_fields = ("endpoint", "status", "attempt_count", "delivered_at")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Event)
-class EventAdmin(_ReadOnly):
+class EventAdmin(ReadOnlyModelAdmin):
     list_display = ("occurred_at", "type", "account", "message_id", "email_state")
     list_filter = ("type",)
     date_hierarchy = "occurred_at"
@@ -109,21 +91,13 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadOnlyInline):
     model = DeliveryAttempt
-    extra = 0
-    can_delete = False
     fields = readonly_fields = ("attempted_at", "status_code", "error", "duration_ms", "resent_by")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(_ReadOnly):
+class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
     list_display = (
         "created_at",
         "event_type",
@@ -174,7 +148,7 @@ class WebhookDeliveryAdmin(_ReadOnly):
 
 
 @admin.register(EmailNotification)
-class EmailNotificationAdmin(_ReadOnly):
+class EmailNotificationAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "to", "subject", "sent_at", "error")
     search_fields = ("to", "subject")
     list_select_related = ("event",)

@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import AccountStateChange, PaymentModeChange
+from billing_site.admin_readonly import ReadOnlyInline
 
 from .display import amount_text, local_minute, money_html
 
@@ -72,19 +73,8 @@ class AccountStateChangeAdmin(_AuditAdmin):
 # -- the same history as read-only inlines on the account page ----------------------
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
+class _ReadOnlyInline(ReadOnlyInline):
     show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("changed_by", "account")

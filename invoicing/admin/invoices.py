@@ -20,6 +20,7 @@ from accounts.admin.display import badge, money_html
 from accounts.admin.forms import show_domain_error
 from accounts.admin.views import get_viewable, render_action, require_perm
 from billing_site.admin_paginator import EstimatedCountPaginator
+from billing_site.admin_readonly import ReadOnlyInline
 from billing_site.exceptions import DomainError
 
 from ..models import (
@@ -50,26 +51,12 @@ SHORT_KINDS = {
 PAYMENT_TONES = {"waiting_for_payment": "warn", "completed": "ok", "cancelled": "muted"}
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class LineInline(_ReadOnlyInline):
+class LineInline(ReadOnlyInline):
     model = InvoiceLine
     fields = readonly_fields = ("description", "kind", "quantity", "amount")
 
 
-class StatusChangeInline(_ReadOnlyInline):
+class StatusChangeInline(ReadOnlyInline):
     model = InvoiceStatusChange
     verbose_name_plural = "Status history"
     fields = readonly_fields = ("changed_at", "from_status", "to_status", "changed_by", "reason")
@@ -78,7 +65,7 @@ class StatusChangeInline(_ReadOnlyInline):
         return super().get_queryset(request).select_related("changed_by")
 
 
-class AllocationInline(_ReadOnlyInline):
+class AllocationInline(ReadOnlyInline):
     model = PaymentAllocation
     verbose_name_plural = "Money applied"
     fields = readonly_fields = ("allocated_at", "amount")

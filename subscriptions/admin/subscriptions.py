@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django_fsm.admin import FSMAdminMixin
 
 from accounts.admin.display import badge, local_minute, money_html
+from billing_site.admin_readonly import ReadOnlyInline
 from billing_site.exceptions import DomainError
 
 from ..models import (
@@ -27,27 +28,13 @@ STATUS_TONES = {
 UPSELL_TONES = {"pending_payment": "warn", "applied": "ok", "cancelled": "muted"}
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class AddOnInline(_ReadOnlyInline):
+class AddOnInline(ReadOnlyInline):
     model = SubscriptionAddOn
     verbose_name_plural = "Add-ons"
     fields = readonly_fields = ("add_on", "price", "billed_from", "added_at", "added_by")
 
 
-class UpsellInline(_ReadOnlyInline):
+class UpsellInline(ReadOnlyInline):
     model = Upsell
     fk_name = "subscription"
     verbose_name_plural = "Upsells"
@@ -65,7 +52,7 @@ class UpsellInline(_ReadOnlyInline):
     )
 
 
-class PaymentRequestInline(_ReadOnlyInline):
+class PaymentRequestInline(ReadOnlyInline):
     model = PaymentRequest
     verbose_name_plural = "Payment requests"
     fields = readonly_fields = (
@@ -85,7 +72,7 @@ class PaymentRequestInline(_ReadOnlyInline):
         return format_html('<a href="{}">{}</a>', url, obj.reference)
 
 
-class StatusChangeInline(_ReadOnlyInline):
+class StatusChangeInline(ReadOnlyInline):
     model = SubscriptionStatusChange
     verbose_name_plural = "Status history"
     fields = readonly_fields = ("changed_at", "from_status", "to_status", "changed_by", "reason")
