@@ -46,11 +46,13 @@ WITH b AS (
            updated_at = now()
      WHERE account_id = %(account)s
        AND balance - reserved - %(amount)s >= -%(limit)s
- RETURNING account_id
+ RETURNING account_id, billed_until
 )
 INSERT INTO ledger_entry (account_id, amount, kind, description, idempotency_key,
-                          period_start, period_end, reservation_id, created_at, created_by_id)
-SELECT account_id, -%(amount)s, 'charge', '', %(key)s, NULL, NULL, NULL, now(), NULL FROM b
+                          period_start, period_end, reservation_id, created_at, bill_at,
+                          created_by_id)
+SELECT account_id, -%(amount)s, 'charge', '', %(key)s, NULL, NULL, NULL, now(),
+       GREATEST(now(), billed_until), NULL FROM b
 RETURNING id
 """
 

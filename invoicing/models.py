@@ -1,8 +1,11 @@
 """Invoices, their lines, the payments linked to them, and the link to the ledger (DESIGN §4).
 
-An invoice bills ledger entries: each billed entry gets one `InvoicedEntry` row, written
-once and never changed, so the entries themselves stay append-only. An account's
-`unbilled` figure is its billable entries without such a row.
+An invoice bills the account's billable entries whose billing instant (`Entry.bill_at`)
+falls in its window [bills_from, bills_until), plus the entries booked for it by name
+(`Entry.invoice`: its rounding, a cancellation's reversal). Windows of one account follow
+each other without gap or overlap, and an entry's billing instant is fixed when it is
+booked, so the entries stay append-only and no row per billed entry is ever written. An
+account's `unbilled` figure is its billable entries from its last cut-off on.
 """
 
 from django.conf import settings
@@ -12,7 +15,6 @@ from django_fsm import FSMField, transition
 
 from accounts.models import BillingAccount
 from billing_site.money import LEDGER_PLACES, MAX_DIGITS
-from ledger.models import Entry
 
 
 def _amount_field(**kwargs):
@@ -67,6 +69,19 @@ class Invoice(models.Model):
     period_end = models.DateField(help_text="Last day of the period, inclusive.")
     issued_on = models.DateField()
     due_date = models.DateField(null=True, blank=True)
+    bills_from = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Start of the billing window: the account's cut-off before this invoice "
+        "(empty for its first invoice).",
+    )
+    bills_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="End of the billing window (exclusive): the account's cut-off after it.",
+    )
     subtotal = _amount_field(help_text="Σ of the billed entries before rounding (signed).")
     rounding = _amount_field(default=0, help_text="Booked as a rounding entry.")
     total = _amount_field(help_text="Amount owed, rounded to the currency's minor unit.")
@@ -99,6 +114,15 @@ class Invoice(models.Model):
             ),
             models.CheckConstraint(
                 name="invoice_period_ordered", condition=Q(period_start__lte=models.F("period_end"))
+            ),
+            models.CheckConstraint(
+                name="invoice_window_ordered",
+                condition=Q(bills_from__isnull=True)
+                | Q(bills_until__isnull=False, bills_from__lt=models.F("bills_until")),
+            ),
+            # Windows of one account never start twice at the same instant.
+            models.UniqueConstraint(
+                fields=["account", "bills_from"], name="invoice_window_starts_once"
             ),
             models.CheckConstraint(
                 name="invoice_status_valid", condition=Q(status__in=InvoiceStatus.values)
@@ -210,21 +234,6 @@ class InvoiceLine(models.Model):
 
     def __str__(self):
         return f"{self.description or self.kind}: {self.amount}"
-
-
-class InvoicedEntry(models.Model):
-    """Entry X was billed on invoice Y: written once, never changed."""
-
-    entry = models.OneToOneField(
-        Entry, on_delete=models.PROTECT, primary_key=True, related_name="invoice_link"
-    )
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="entry_links")
-
-    class Meta:
-        verbose_name_plural = "invoiced entries"
-
-    def __str__(self):
-        return f"entry {self.entry_id} → invoice {self.invoice_id}"
 
 
 class PaymentAllocation(models.Model):

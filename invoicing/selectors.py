@@ -2,11 +2,46 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import F, Q, Sum, Window
+from django.db.models.functions import Lag
 
 from billing_site.money import ZERO, exact, round_to_minor_unit
+from ledger.models import BILLABLE_KINDS, Balance, Entry
 
-from .models import Invoice, InvoicedEntry, InvoiceLine, InvoiceStatus, Payment
+from .models import Invoice, InvoiceLine, InvoiceStatus, Payment
+
+_BILLABLE = sorted(BILLABLE_KINDS)
+
+
+def invoice_entries(invoice: Invoice):
+    """The ledger entries an invoice billed: those booked for it by name, and the
+    account's billable entries whose billing instant falls in its window."""
+    billed = Q(invoice_id=invoice.pk)
+    if invoice.bills_until is not None:
+        window = Q(
+            account_id=invoice.account_id,
+            invoice__isnull=True,
+            kind__in=_BILLABLE,
+            bill_at__lt=invoice.bills_until,
+        )
+        if invoice.bills_from is not None:
+            window &= Q(bill_at__gte=invoice.bills_from)
+        billed |= window
+    return Entry.objects.filter(billed).order_by("bill_at", "id")
+
+
+def entry_invoice(entry: Entry) -> Invoice | None:
+    """The invoice that billed an entry, or None while it waits for one."""
+    if entry.invoice_id is not None:
+        return Invoice.objects.get(pk=entry.invoice_id)
+    if entry.kind not in BILLABLE_KINDS:
+        return None
+    return (
+        Invoice.objects.filter(account_id=entry.account_id, bills_until__gt=entry.bill_at)
+        .filter(Q(bills_from__isnull=True) | Q(bills_from__lte=entry.bill_at))
+        .first()
+    )
 
 
 def _sums_by_invoice(model, amount_path: str, first: int, last: int) -> dict:
@@ -18,6 +53,22 @@ def _sums_by_invoice(model, amount_path: str, first: int, last: int) -> dict:
         .annotate(s=Sum(amount_path))
         .values_list("invoice_id", "s")
     )
+
+
+def _window_sums(first: int, last: int) -> dict:
+    """Σ of the entries in each window of invoices first..last, one grouped query."""
+    kinds = ", ".join(["%s"] * len(_BILLABLE))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.id, SUM(e.amount) FROM invoicing_invoice i "  # noqa: S608 - placeholders
+            "JOIN ledger_entry e ON e.account_id = i.account_id "
+            f"AND e.invoice_id IS NULL AND e.kind IN ({kinds}) "
+            "AND e.bill_at < i.bills_until "
+            "AND (i.bills_from IS NULL OR e.bill_at >= i.bills_from) "
+            "WHERE i.id BETWEEN %s AND %s AND i.bills_until IS NOT NULL GROUP BY i.id",
+            [*_BILLABLE, first, last],
+        )
+        return dict(cursor.fetchall())
 
 
 @dataclass(frozen=True)
@@ -34,7 +85,8 @@ def invoice_mismatches(chunk_size: int = 5000):
 
     lines add up to the subtotal; the billed entries add up to subtotal + rounding
     (plus the reversal, for a cancelled invoice); the total is −(subtotal + rounding),
-    rounded to the currency's minor unit; money applied never exceeds the total.
+    rounded to the currency's minor unit; money applied never exceeds the total; an
+    account's billing windows follow each other without gap or overlap.
     """
     last = 0
     while True:
@@ -53,14 +105,18 @@ def invoice_mismatches(chunk_size: int = 5000):
             )[:chunk_size]
         )
         if not batch:
-            return
+            break
         first, last = batch[0]["pk"], batch[-1]["pk"]
         lines = _sums_by_invoice(InvoiceLine, "amount", first, last)
-        entries = _sums_by_invoice(InvoicedEntry, "entry__amount", first, last)
+        named = _sums_by_invoice(Entry, "amount", first, last)
+        windows = _window_sums(first, last)
         for inv in batch:
             inv["lines_sum"] = lines.get(inv["pk"], ZERO)
-            inv["entries_sum"] = entries.get(inv["pk"], ZERO)
+            inv["entries_sum"] = exact(named.get(inv["pk"], ZERO)) + exact(
+                windows.get(inv["pk"], ZERO)
+            )
             yield from _check(inv)
+    yield from _window_gaps()
 
 
 def _check(inv):
@@ -82,6 +138,39 @@ def _check(inv):
         yield InvoiceMismatch(number, f"total {inv['total']} is not −(subtotal + rounding) rounded")
     if inv["amount_paid"] > max(inv["total"], ZERO):
         yield InvoiceMismatch(number, f"paid {inv['amount_paid']} exceeds the total {inv['total']}")
+
+
+def _window_gaps():
+    """Each window starts where the account's previous one ended, and the account's
+    cut-off is where its last one ended."""
+    windows = (
+        Invoice.objects.filter(bills_until__isnull=False)
+        .annotate(
+            previous=Window(
+                Lag("bills_until"), partition_by=[F("account_id")], order_by=F("bills_until").asc()
+            )
+        )
+        .order_by("account_id", "bills_until")
+        .values_list("account_id", "number", "bills_from", "bills_until", "previous")
+    )
+    last_until = {}
+    for account_id, number, bills_from, bills_until, previous in windows.iterator(chunk_size=5000):
+        if bills_from != previous:
+            yield InvoiceMismatch(
+                number,
+                f"its window starts at {bills_from}, the account's previous one ended at "
+                f"{previous}",
+            )
+        last_until[account_id] = (number, bills_until)
+    cutoffs = Balance.objects.values_list("account_id", "billed_until")
+    for account_id, billed_until in cutoffs.iterator(chunk_size=5000):
+        number, until = last_until.get(account_id, ("(none)", None))
+        if billed_until != until:
+            yield InvoiceMismatch(
+                number,
+                f"account {account_id} is cut off at {billed_until}, its last window "
+                f"ends at {until}",
+            )
 
 
 def unpaid_invoices(account_id: int):

@@ -4,11 +4,22 @@ Entries are never updated or deleted (a database trigger refuses it, see migrati
 0002); the balance row is written in the same transaction as every entry, under a row
 lock, so reading a balance is one row and every spend decision is serialised per
 account.
+
+Which invoice bills an entry is fixed when the entry is booked, never written later: an
+entry booked for an invoice (its rounding, the reversal of a cancelled one) names it in
+`invoice`; any other billable entry carries `bill_at`, and the account's invoice whose
+billing window [bills_from, bills_until) holds that instant bills it. Each invoice moves
+the account's cut-off (`Balance.billed_until`) to the end of its window, and an entry is
+never booked with `bill_at` before the cut-off (a database trigger refuses it, see
+migration 0004), so a window, once invoiced, never receives another entry.
 """
+
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from accounts.models import BillingAccount
@@ -51,7 +62,23 @@ class Entry(models.Model):
     reservation = models.OneToOneField(
         "Reservation", null=True, blank=True, on_delete=models.PROTECT, related_name="entry"
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    invoice = models.ForeignKey(
+        "invoicing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="booked_entries",
+        help_text="The invoice this entry was booked for (its rounding, or the reversal of "
+        "a cancelled invoice). Other entries are billed by the invoice whose window holds "
+        "their billing instant.",
+    )
+    bill_at = models.DateTimeField(
+        "billing instant",
+        help_text="Decides which invoice bills the entry: when it was booked, or the end "
+        "of its service period if that came first, but never before the account's last "
+        "billing cut-off.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -86,7 +113,12 @@ class Entry(models.Model):
                 | Q(period_start__lte=models.F("period_end")),
             ),
         ]
-        indexes = [models.Index(fields=["account", "-created_at"])]
+        indexes = [
+            models.Index(fields=["account", "-created_at"]),
+            # The monthly run and the unbilled figures read an account's entries from
+            # its cut-off on.
+            models.Index(fields=["account", "bill_at"], name="entry_account_bill_at"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount} {self.account.currency}"
@@ -110,6 +142,12 @@ class Balance(models.Model):
     unbilled = _amount_field(default=0)
     reserved = _amount_field(default=0)
     entry_count = models.BigIntegerField(default=0)
+    billed_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The cut-off of the account's last invoice: every billable entry whose "
+        "billing instant is before it has been invoiced.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -121,6 +159,28 @@ class Balance(models.Model):
 
     def __str__(self):
         return f"Balance of {self.account_id}: {self.balance}"
+
+
+def period_end_instant(period_end) -> datetime | None:
+    """The last microsecond of a service period's last day, in the billing time zone."""
+    if period_end is None:
+        return None
+    next_day = datetime.combine(period_end + timedelta(days=1), time.min)
+    return timezone.make_aware(next_day) - timedelta(microseconds=1)
+
+
+def natural_bill_at(*, created_at: datetime, period_end) -> datetime:
+    """An entry belongs to the month it was booked in, or to the month its service period
+    ended in when that came first (a fee charged in arrears on the 1st, a late record)."""
+    end = period_end_instant(period_end)
+    return created_at if end is None else min(created_at, end)
+
+
+def bill_at_for(*, created_at: datetime, period_end, billed_until: datetime | None) -> datetime:
+    """The billing instant of an entry booked now on an account cut off at `billed_until`:
+    a window already invoiced is closed, so a late entry goes to the next invoice."""
+    natural = natural_bill_at(created_at=created_at, period_end=period_end)
+    return natural if billed_until is None or natural >= billed_until else billed_until
 
 
 class ReservationStatus(models.TextChoices):

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models import Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import BillingAccount, CreditLimitScope, CreditStatus, PaymentMode
@@ -95,6 +95,21 @@ def _sum(expression_filter=None):
     return Coalesce(Sum("amount", filter=expression_filter), Value(ZERO), output_field=_SUM)
 
 
+def unbilled_q(prefix: str = "") -> Q:
+    """Billable entries no invoice has billed: booked for no invoice by name, and with a
+    billing instant from the account's cut-off on (entries are filtered or joined)."""
+    cutoff = f"{prefix}account__balance_row__billed_until"
+    return Q(
+        Q(**{f"{cutoff}__isnull": True}) | Q(**{f"{prefix}bill_at__gte": F(cutoff)}),
+        **{f"{prefix}kind__in": BILLABLE_KINDS, f"{prefix}invoice__isnull": True},
+    )
+
+
+def unbilled_entries(account_id: int):
+    """The entries an account's `unbilled` figure adds up, oldest first."""
+    return Entry.objects.filter(unbilled_q(), account_id=account_id).order_by("bill_at", "id")
+
+
 @dataclass(frozen=True)
 class LedgerMismatch:
     account_id: int
@@ -125,7 +140,7 @@ def ledger_mismatches(chunk_size: int = 2000):
             .values("account_id")
             .annotate(
                 balance=_sum(),
-                unbilled=_sum(Q(kind__in=BILLABLE_KINDS, invoice_link__isnull=True)),
+                unbilled=_sum(unbilled_q()),
                 count=Count("id"),
             )
         }

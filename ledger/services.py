@@ -28,6 +28,8 @@ from .models import (
     EntryKind,
     Reservation,
     ReservationStatus,
+    bill_at_for,
+    natural_bill_at,
 )
 from .selectors import Figures, figures_from_row, usable_amount, usable_sql
 
@@ -125,8 +127,18 @@ def _post(
     **entry_fields,
 ) -> Entry:
     """Insert one entry and move the locked balance row by the same amount."""
+    now = timezone.now()
     entry = Entry.objects.create(
-        account_id=row.account_id, amount=amount, kind=kind, **entry_fields
+        account_id=row.account_id,
+        amount=amount,
+        kind=kind,
+        created_at=now,
+        bill_at=bill_at_for(
+            created_at=now,
+            period_end=entry_fields.get("period_end"),
+            billed_until=row.billed_until,
+        ),
+        **entry_fields,
     )
     row.balance += amount
     if kind in BILLABLE_KINDS:
@@ -205,7 +217,7 @@ def _book_once(
 
 _SPEND_SQL = f"""
 WITH l AS (
-    SELECT b.account_id, b.balance, b.unbilled, b.reserved,
+    SELECT b.account_id, b.balance, b.unbilled, b.reserved, b.billed_until,
            a.currency, a.payment_mode, a.credit_limit, a.credit_limit_scope, a.credit_status
     FROM ledger_balance b JOIN accounts_billingaccount a ON a.id = b.account_id
     WHERE b.account_id = %(account)s
@@ -220,13 +232,14 @@ WITH l AS (
     RETURNING b.balance, b.unbilled, b.reserved
 ), e AS (
     INSERT INTO ledger_entry (account_id, amount, kind, description, period_start, period_end,
-                              idempotency_key, created_at, created_by_id)
+                              idempotency_key, created_at, bill_at, created_by_id)
     SELECT %(account)s, %(amount)s, %(kind)s, %(description)s, %(period_start)s,
-           %(period_end)s, %(key)s, %(now)s, %(created_by)s
-    FROM u
-    RETURNING id
+           %(period_end)s, %(key)s, %(now)s, GREATEST(%(natural)s, l.billed_until),
+           %(created_by)s
+    FROM u CROSS JOIN l
+    RETURNING id, bill_at
 )
-SELECT e.id, u.balance, u.unbilled, u.reserved, l.currency, l.payment_mode,
+SELECT e.id, e.bill_at, u.balance, u.unbilled, u.reserved, l.currency, l.payment_mode,
        l.credit_limit, l.credit_limit_scope, l.credit_status
 FROM e, u, l
 """  # noqa: S608 - only the rule's own constants are interpolated
@@ -255,6 +268,8 @@ def _spend_in_one_statement(
         "account": account_id,
         "amount": amount,
         "now": now,
+        # GREATEST with the cut-off read under the lock: bill_at_for() in SQL.
+        "natural": natural_bill_at(created_at=now, period_end=period_end),
         "kind": kind,
         "description": description,
         "period_start": period_start,
@@ -273,7 +288,7 @@ def _spend_in_one_statement(
         return None  # the key was used: replayed by the caller
     if found is None:
         return None
-    entry_id, balance, unbilled, reserved, currency, mode, limit, scope, status = found
+    entry_id, bill_at, balance, unbilled, reserved, currency, mode, limit, scope, status = found
     account = BillingAccount(
         id=account_id,
         currency=currency,
@@ -292,6 +307,7 @@ def _spend_in_one_statement(
         period_end=period_end,
         idempotency_key=key,
         created_at=now,
+        bill_at=bill_at,
         created_by=created_by,
     )
     row = Balance(account=account, balance=balance, unbilled=unbilled, reserved=reserved)

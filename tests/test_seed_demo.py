@@ -1,8 +1,10 @@
 """`seed_demo` builds a believable data set through the services and is safe to rerun."""
 
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
@@ -20,6 +22,14 @@ from ledger.models import Entry, Reservation, ReservationStatus
 from ledger.selectors import account_figures, ledger_mismatches
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def mid_month():
+    """The demo is built relative to today; these tests pin a day that is no billing day
+    (the billing day itself has its own test below)."""
+    with time_machine.travel(datetime(2026, 12, 9, 10, tzinfo=UTC)):
+        yield
 
 
 def seed() -> str:
@@ -167,3 +177,19 @@ def test_seed_demo_leaves_one_order_waiting_for_a_manager_in_manual_mode():
     assert waiting.account_id == operation.account_id
     # a trial ordered in manual mode is never gated
     assert Subscription.objects.get(account__client__name="Everest Media").status == "active"
+
+
+def test_seed_demo_on_a_billing_day_leaves_last_months_erp_invoices_open():
+    """On the 1st the ERP's invoices of last month are still open (closed the next day),
+    and the client who paid its older invoice is not left blocked for it."""
+    from invoicing.models import Invoice
+
+    with time_machine.travel(datetime(2027, 3, 1, 10, tzinfo=UTC)):
+        seed()
+        first = row_counts()
+        assert "nothing new was created" in seed()
+        assert row_counts() == first
+        states = set(Invoice.objects.values_list("status", flat=True))
+        assert {"approved", "overdue", "paid", "cancelled", "open"} <= states
+        assert account("Helios SARL").credit_status == CreditStatus.ACTIVE
+        assert list(ledger_mismatches()) == []

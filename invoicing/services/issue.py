@@ -1,8 +1,9 @@
 """Issuing invoices: the monthly run on the billing day, and an invoice issued by hand.
 
-Set-based: per chunk of accounts, one aggregate picks the unbilled entries, invoices,
-payments and logs are inserted in bulk, and lines and entry links are written with one
-`INSERT … SELECT` each, never one query per entry. Idempotent and resumable: each chunk
+Set-based: per chunk of accounts, one aggregate sums the unbilled entries into lines,
+and invoices, lines, rounding entries, payments, logs and events are inserted in bulk,
+never one query per entry. An invoice bills a window of billing instants (see
+`invoicing.models`), so nothing is written per billed entry. Idempotent and resumable: each chunk
 commits on its own, an account that already has its monthly invoice is skipped, and a
 unique constraint (account, period, kind) backs that up.
 
@@ -14,16 +15,18 @@ payment and no approval: the next day `invoicing_close_erp` closes them for the 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from accounts.models import PaymentMode
 from approvals.services import system_settings
 from billing_site.exceptions import InvalidInput, require_perm
-from billing_site.money import exact, round_to_minor_unit
-from ledger.models import BILLABLE_KINDS, Balance, Entry, EntryKind
+from billing_site.money import ZERO, exact, round_to_minor_unit
+from ledger.models import Balance, Entry, EntryKind
+from ledger.selectors import unbilled_q
 from ledger.services import lock_books
 from notifications.models import EventType
 from notifications.services import invoice_events_bulk
@@ -31,20 +34,19 @@ from notifications.services import invoice_events_bulk
 from ..models import (
     MONTHLY_KINDS,
     Invoice,
-    InvoicedEntry,
     InvoiceKind,
+    InvoiceLine,
     InvoiceStatus,
     InvoiceStatusChange,
     Payment,
 )
-from .lifecycle import allocate_money, warm_pdfs
+from .lifecycle import allocate_money_many, warm_pdfs
 from .numbering import invoice_numbers_take
 
 DEFAULT_CHUNK_SIZE = 1000
 # What the platform would approve itself on the billing day, and the ERP approves in
 # external ERP mode. Statements are issued paid; invoices issued by hand stay the staff's.
 ERP_KINDS = (InvoiceKind.POSTPAID, InvoiceKind.CREDIT)
-_BILLABLE = sorted(BILLABLE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -92,46 +94,48 @@ def _monthly_kind(row: Balance) -> str | None:
     return InvoiceKind.STATEMENT if row.balance >= 0 else None
 
 
-def _in_period(boundary: datetime) -> Q:
-    """Booked before the boundary, or for a service period that ended before its day."""
-    return Q(created_at__lt=boundary) | Q(period_end__lt=timezone.localdate(boundary))
+def _unbilled_before(boundary: datetime):
+    """Billable entries no invoice has billed whose billing instant is before `boundary`."""
+    return Entry.objects.filter(unbilled_q(), bill_at__lt=boundary)
 
 
-def _unbilled(account_ids, boundary):
-    return Entry.objects.filter(
-        _in_period(boundary),
-        account_id__in=account_ids,
-        kind__in=_BILLABLE,
-        invoice_link__isnull=True,
+@dataclass
+class _Billed:
+    """What one account's window holds: its lines (oldest first) and their sum."""
+
+    lines: list[dict]
+    subtotal: Decimal
+    first_booked: datetime
+
+
+def _billed_by_account(account_ids, boundary: datetime) -> dict[int, _Billed]:
+    """One aggregate for the chunk: each account's unbilled entries by kind and
+    description, which are the invoice lines, and whose sum is the subtotal."""
+    groups = (
+        _unbilled_before(boundary)
+        .filter(account_id__in=account_ids)
+        .values("account_id", "kind", "description")
+        .annotate(
+            quantity=Count("id"), amount=Sum("amount"), first=Min("id"), booked=Min("created_at")
+        )
+        .order_by("account_id", "first")
     )
-
-
-def _link_sql(invoice_ids: list[int], boundary: datetime) -> tuple[str, list]:
-    """The FROM/WHERE shared by the lines and links inserts, and its parameters."""
-    ids = ", ".join(["%s"] * len(invoice_ids))
-    kinds = ", ".join(["%s"] * len(_BILLABLE))
-    # Only placeholders are interpolated; every value travels as a parameter.
-    where = f"""
-        FROM invoicing_invoice i
-        JOIN ledger_entry e ON e.account_id = i.account_id
-        WHERE i.id IN ({ids})
-          AND e.kind IN ({kinds})
-          AND (e.created_at < %s OR e.period_end < %s)
-          AND NOT EXISTS (SELECT 1 FROM invoicing_invoicedentry l WHERE l.entry_id = e.id)
-    """  # noqa: S608
-    params = [
-        *invoice_ids,
-        *_BILLABLE,
-        connection.ops.adapt_datetimefield_value(boundary),
-        connection.ops.adapt_datefield_value(timezone.localdate(boundary)),
-    ]
-    return where, params
+    billed: dict[int, _Billed] = {}
+    for group in groups:
+        amount = exact(group["amount"])
+        found = billed.get(group["account_id"])
+        if found is None:
+            found = billed[group["account_id"]] = _Billed([], ZERO, group["booked"])
+        found.lines.append({**group, "amount": amount})
+        found.subtotal += amount
+        found.first_booked = min(found.first_booked, group["booked"])
+    return billed
 
 
 def _move_balances(invoices: list[Invoice], now) -> None:
     """One set-based UPDATE of the chunk's balance rows (already locked): billed charges
-    leave `unbilled`, the rounding entry moves `balance`. The in-memory rows were moved
-    the same way by the caller."""
+    leave `unbilled`, the rounding entry moves `balance`, and the cut-off moves to the end
+    of the invoice's window. The in-memory rows were moved the same way by the caller."""
     ids = ", ".join(["%s"] * len(invoices))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -140,11 +144,21 @@ def _move_balances(invoices: list[Invoice], now) -> None:
             "balance = ledger_balance.balance + i.rounding, "
             "entry_count = ledger_balance.entry_count "
             "+ CASE WHEN i.rounding <> 0 THEN 1 ELSE 0 END, "
+            "billed_until = i.bills_until, "
             "updated_at = %s "
             f"FROM invoicing_invoice i WHERE i.id IN ({ids}) "
             "AND ledger_balance.account_id = i.account_id",
             [connection.ops.adapt_datetimefield_value(now), *(i.pk for i in invoices)],
         )
+
+
+def _status_of(kind: str, total: Decimal, *, external: bool) -> str:
+    payable = total > 0
+    if external and payable and kind in ERP_KINDS:
+        return InvoiceStatus.OPEN
+    if payable and kind != InvoiceKind.STATEMENT:
+        return InvoiceStatus.APPROVED
+    return InvoiceStatus.PAID
 
 
 def _issue_invoices(
@@ -160,32 +174,22 @@ def _issue_invoices(
 ) -> list[Invoice]:
     """Invoice the unbilled entries before `boundary` of the locked `rows`.
 
-    `external`: ERP mode, payable postpaid and credit invoices are left `open`.
+    Each invoice bills the window from the account's cut-off to `boundary`, and the
+    cut-off moves to `boundary`. `external`: ERP mode, payable postpaid and credit
+    invoices are left `open`.
     """
     by_account = {row.account_id: row for row in rows}
-    sums = {
-        r["account_id"]: r
-        for r in _unbilled(list(kinds), boundary)
-        .values("account_id")
-        .annotate(subtotal=Sum("amount"), count=Count("id"), first=Min("created_at"))
-    }
+    billed = _billed_by_account(list(kinds), boundary)
     now = timezone.now()
     invoices = []
     for account_id, kind in kinds.items():
-        found = sums.get(account_id)
-        if not found or not found["count"]:
+        found = billed.get(account_id)
+        if found is None:
             continue
-        account = by_account[account_id].account
-        subtotal = exact(found["subtotal"])
-        total = -round_to_minor_unit(subtotal, account.currency)
-        payable = total > 0
-        erp_managed = external and payable and kind in ERP_KINDS
-        if erp_managed:
-            status = InvoiceStatus.OPEN
-        elif payable and kind != InvoiceKind.STATEMENT:
-            status = InvoiceStatus.APPROVED
-        else:
-            status = InvoiceStatus.PAID
+        row = by_account[account_id]
+        account = row.account
+        total = -round_to_minor_unit(found.subtotal, account.currency)
+        status = _status_of(kind, total, external=external)
         due = (
             issued_on + timedelta(days=account.payment_term_days)
             if status == InvoiceStatus.APPROVED and kind in (InvoiceKind.CREDIT, InvoiceKind.MANUAL)
@@ -197,17 +201,19 @@ def _issue_invoices(
                 kind=kind,
                 status=status,
                 currency=account.currency,
-                period_start=period_start or timezone.localdate(found["first"]),
+                period_start=period_start or timezone.localdate(found.first_booked),
                 period_end=period_end,
                 issued_on=issued_on,
                 due_date=due,
-                subtotal=subtotal,
-                rounding=-total - subtotal,
+                bills_from=row.billed_until,
+                bills_until=boundary,
+                subtotal=found.subtotal,
+                rounding=-total - found.subtotal,
                 total=total,
-                amount_paid=total if status == InvoiceStatus.PAID and payable else 0,
+                amount_paid=total if status == InvoiceStatus.PAID and total > 0 else 0,
                 approved_at=now if status == InvoiceStatus.APPROVED else None,
                 paid_at=now if status == InvoiceStatus.PAID else None,
-                erp_managed=erp_managed,
+                erp_managed=status == InvoiceStatus.OPEN,
             )
         )
     if not invoices:
@@ -217,42 +223,40 @@ def _issue_invoices(
     ):
         invoice.number = number
     Invoice.objects.bulk_create(invoices)
-
-    where, params = _link_sql([i.pk for i in invoices], boundary)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO invoicing_invoiceline (invoice_id, kind, description, quantity, amount) "
-            f"SELECT i.id, e.kind, e.description, COUNT(*), SUM(e.amount) {where} "
-            "GROUP BY i.id, e.kind, e.description ORDER BY i.id, MIN(e.id)",
-            params,
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            invoice_id=invoice.pk,
+            kind=line["kind"],
+            description=line["description"],
+            quantity=line["quantity"],
+            amount=line["amount"],
         )
-        cursor.execute(
-            f"INSERT INTO invoicing_invoicedentry (entry_id, invoice_id) SELECT e.id, i.id {where}",
-            params,
-        )
-
-    rounding = [
+        for invoice in invoices
+        for line in billed[invoice.account_id].lines
+    )
+    # The rounding entry is booked for its invoice by name: it is billed there, not in
+    # the next window.
+    Entry.objects.bulk_create(
         Entry(
             account_id=i.account_id,
             amount=i.rounding,
             kind=EntryKind.ROUNDING,
             description=f"Rounding of invoice {i.number} to the currency's minor unit",
             idempotency_key=f"invoice:{i.number}:rounding",
+            invoice_id=i.pk,
+            created_at=now,
+            bill_at=max(now, boundary),
             created_by=issued_by,
         )
         for i in invoices
         if i.rounding
-    ]
-    Entry.objects.bulk_create(rounding)
-    invoice_of = {i.account_id: i for i in invoices}
-    InvoicedEntry.objects.bulk_create(
-        InvoicedEntry(entry=e, invoice=invoice_of[e.account_id]) for e in rounding
     )
     for invoice in invoices:
         row = by_account[invoice.account_id]
         row.unbilled -= invoice.subtotal
         row.balance += invoice.rounding
         row.entry_count += 1 if invoice.rounding else 0
+        row.billed_until = boundary
         row.updated_at = now
     _move_balances(invoices, now)
 
@@ -298,14 +302,18 @@ def _issue_invoices(
         EventType.INVOICE_APPROVED, [i for i in invoices if i.status == InvoiceStatus.APPROVED]
     )
 
-    # Money paid in ahead (an overpayment) pays the new invoices at once.
+    # Money paid in ahead (an overpayment) pays the new invoices at once: the amount due
+    # before this invoice was positive.
+    paid_ahead = []
     for invoice in invoices:
         row = by_account[invoice.account_id]
         if (
             invoice.status == InvoiceStatus.APPROVED
             and row.balance - row.unbilled + invoice.total > 0
         ):
-            allocate_money(row, by=issued_by)
+            paid_ahead.append(row)
+    if paid_ahead:
+        allocate_money_many(paid_ahead, by=issued_by)
     warm_pdfs([i.pk for i in invoices])
     return invoices
 
@@ -317,9 +325,7 @@ def invoicing_accounts_due(*, run_date: date) -> list[int]:
         "account_id"
     )
     return list(
-        Entry.objects.filter(
-            _in_period(period.boundary), kind__in=_BILLABLE, invoice_link__isnull=True
-        )
+        _unbilled_before(period.boundary)
         .exclude(account_id__in=invoiced)
         .order_by("account_id")
         .values_list("account_id", flat=True)

@@ -18,13 +18,12 @@ from billing_site.exceptions import InvalidInput, NotFound, require_perm
 from ledger.models import Balance, Entry, EntryKind
 from ledger.services import lock_books
 from notifications.models import EventType
-from notifications.services import invoice_event
+from notifications.services import invoice_event, invoice_events_bulk
 
 from ..exceptions import InvoiceStateError
 from ..models import (
     UNPAID_STATUSES,
     Invoice,
-    InvoicedEntry,
     InvoiceStatus,
     InvoiceStatusChange,
     Payment,
@@ -135,18 +134,18 @@ def receive_money_for_invoice(
     return booking
 
 
-def _external_totals(invoices: list[Invoice]) -> dict[int, Payment]:
-    """The payments of `invoices` that carry an ERP's external total."""
-    return {
-        p.invoice_id: p
-        for p in Payment.objects.filter(
-            invoice_id__in=[i.pk for i in invoices], external_total__isnull=False
-        )
-    }
+# Billed and neither paid nor cancelled: what the account owes on its invoices. Only the
+# approved and overdue ones (UNPAID_STATUSES) can be paid.
+BILLED_UNSETTLED = (InvoiceStatus.OPEN, InvoiceStatus.CLOSED, *UNPAID_STATUSES)
 
 
 def allocate_money(row: Balance, *, by=None) -> list[Invoice]:
-    """Apply unallocated money to the oldest unpaid invoices; the books must be locked.
+    """Apply one account's unallocated money to its oldest unpaid invoices."""
+    return allocate_money_many([row], by=by)
+
+
+def allocate_money_many(rows: list[Balance], *, by=None) -> list[Invoice]:
+    """Apply unallocated money to the oldest unpaid invoices of each locked row's account.
 
     Unallocated money is derived, not stored: amount due (money in − billed) plus what
     is still outstanding on unpaid invoices. An overpayment stays unallocated and pays
@@ -156,32 +155,91 @@ def allocate_money(row: Balance, *, by=None) -> list[Invoice]:
     are not unpaid yet, and an invoice whose ERP billed another total or currency is not
     payable from balance (`Invoice.payable_from_balance`): money stays on the balance
     for them, and the ERP approves their payment once paid by another method.
+
+    Set-based for the monthly run's many accounts: one read of the unpaid invoices, one
+    of their payments, and one bulk write per table, whatever the number of accounts.
+    Returns the invoices paid in full.
     """
-    unpaid = list(
-        Invoice.objects.filter(account_id=row.account_id, status__in=UNPAID_STATUSES)
-        .order_by("issued_on", "id")
+    if not rows:
+        return []
+    by_account = {row.account_id: row for row in rows}
+    owed: dict[int, list[Invoice]] = {account_id: [] for account_id in by_account}
+    for invoice in (
+        Invoice.objects.filter(account_id__in=list(by_account), status__in=BILLED_UNSETTLED)
+        .order_by("account_id", "issued_on", "id")
         .select_for_update()
-    )
-    available = (row.balance - row.unbilled) + sum(i.outstanding for i in unpaid)
-    external = _external_totals(unpaid) if available > 0 else {}
-    paid, touched = [], []
+    ):
+        owed[invoice.account_id].append(invoice)
+    plan: list[tuple[Invoice, object]] = []
+    for account_id, invoices in owed.items():
+        row = by_account[account_id]
+        # Amount due already counts every billed invoice; what is owed on them comes back
+        # in, including invoices the ERP has not approved yet (they wait, the money stays).
+        available = (row.balance - row.unbilled) + sum(i.outstanding for i in invoices)
+        if available > 0:
+            plan += [(i, available) for i in invoices if i.status in UNPAID_STATUSES]
+    if not plan:
+        return []
+    waiting = {
+        p.invoice_id: p
+        for p in Payment.objects.filter(
+            invoice_id__in=[i.pk for i, _ in plan], status=PaymentStatus.WAITING
+        )
+    }
     now = timezone.now()
-    for invoice in unpaid:
-        if available <= 0:
-            break
-        if invoice.pk in external and external[invoice.pk].differs_from(invoice):
+    reason = "Paid by money received."
+    allocations, invoice_logs, payment_logs, touched, paid = [], [], [], [], []
+    completed = []
+    left: dict[int, object] = {}
+    for invoice, available in plan:
+        available = left.get(invoice.account_id, available)
+        payment = waiting.get(invoice.pk)
+        if available <= 0 or (payment is not None and payment.differs_from(invoice)):
             continue
         share = min(available, invoice.outstanding)
         if share <= 0:
             continue
-        available -= share
-        touched.append(invoice.pk)
-        if apply_money(invoice, share, when=now, by=by, reason="Paid by money received."):
-            paid.append(invoice)
-            invoice_event(EventType.INVOICE_PAID, invoice)
-    if paid and row.account.credit_blocked_by_overdue:
-        lift_overdue_block(row.account_id, by=by)
-    warm_pdfs(touched)
+        left[invoice.account_id] = available - share
+        invoice.amount_paid += share
+        allocations.append(PaymentAllocation(invoice=invoice, amount=share))
+        touched.append(invoice)
+        if invoice.amount_paid < invoice.total:
+            continue
+        before = _transition(invoice, "mark_paid", refusal="it cannot be paid.", when=now)
+        invoice_logs.append(
+            InvoiceStatusChange(
+                invoice=invoice,
+                from_status=before,
+                to_status=invoice.status,
+                changed_by=by,
+                reason=reason,
+            )
+        )
+        if payment is not None:
+            payment.complete(when=now)
+            completed.append(payment)
+            payment_logs.append(
+                PaymentStatusChange(
+                    payment=payment,
+                    from_status=PaymentStatus.WAITING,
+                    to_status=payment.status,
+                    changed_by=by,
+                    reason=reason,
+                )
+            )
+        paid.append(invoice)
+    if not touched:
+        return []
+    PaymentAllocation.objects.bulk_create(allocations)
+    Invoice.objects.bulk_update(touched, ["amount_paid", "status", "paid_at"])
+    Payment.objects.bulk_update(completed, ["status", "completed_at"])
+    InvoiceStatusChange.objects.bulk_create(invoice_logs)
+    PaymentStatusChange.objects.bulk_create(payment_logs)
+    invoice_events_bulk(EventType.INVOICE_PAID, paid)
+    for account_id in {i.account_id for i in paid}:
+        if by_account[account_id].account.credit_blocked_by_overdue:
+            lift_overdue_block(account_id, by=by)
+    warm_pdfs([i.pk for i in touched])
     return paid
 
 
@@ -223,15 +281,20 @@ def invoice_cancel(*, invoice_id: int, reason: str, cancelled_by=None) -> Invoic
                 payment, PaymentStatus.WAITING, by=cancelled_by, reason="The invoice was cancelled."
             )
         if invoice.total:
-            reversal = Entry.objects.create(
+            # Booked for the cancelled invoice by name, so it is billed there and the
+            # voided debt leaves amount due, not the next invoice.
+            now = timezone.now()
+            Entry.objects.create(
                 account_id=row.account_id,
                 amount=invoice.total,
                 kind=EntryKind.ADJUSTMENT,
                 description=f"Reversal of cancelled invoice {invoice.number}",
                 idempotency_key=f"invoice:{invoice.pk}:cancel",
+                invoice=invoice,
+                created_at=now,
+                bill_at=max(now, row.billed_until or now),
                 created_by=cancelled_by,
             )
-            InvoicedEntry.objects.create(entry=reversal, invoice=invoice)
             row.balance += invoice.total
             row.entry_count += 1
             row.save(update_fields=["balance", "entry_count", "updated_at"])

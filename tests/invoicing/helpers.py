@@ -14,7 +14,6 @@ from django.utils import timezone
 from accounts.models import AccountStateChange
 from invoicing.models import (
     Invoice,
-    InvoicedEntry,
     InvoiceLine,
     InvoiceSeries,
     InvoiceStatusChange,
@@ -86,7 +85,6 @@ def footprint() -> dict:
     return {
         "invoices": Invoice.objects.count(),
         "lines": InvoiceLine.objects.count(),
-        "links": InvoicedEntry.objects.count(),
         "entries": Entry.objects.count(),
         "allocations": PaymentAllocation.objects.count(),
         "payments": Payment.objects.count(),
@@ -95,7 +93,9 @@ def footprint() -> dict:
         "series": sorted(InvoiceSeries.objects.values_list("year", "next_number")),
         "statuses": sorted(Invoice.objects.values_list("number", "status", "amount_paid")),
         "balances": sorted(
-            Balance.objects.values_list("account_id", "balance", "unbilled", "entry_count")
+            Balance.objects.values_list(
+                "account_id", "balance", "unbilled", "entry_count", "billed_until"
+            )
         ),
     }
 

@@ -9,7 +9,8 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from billing_site.exceptions import InvalidInput
-from invoicing.models import Invoice, InvoicedEntry, InvoiceKind, InvoiceSeries, InvoiceStatus
+from invoicing.models import Invoice, InvoiceKind, InvoiceSeries, InvoiceStatus
+from invoicing.selectors import entry_invoice, invoice_entries
 from ledger.selectors import account_figures
 from tests.factories import AccountFactory
 
@@ -24,11 +25,7 @@ def credit_account():
 
 
 def billed_entry_ids(invoice):
-    return set(
-        InvoicedEntry.objects.filter(invoice=invoice, entry__kind="usage").values_list(
-            "entry_id", flat=True
-        )
-    )
+    return set(invoice_entries(invoice).filter(kind="usage").values_list("id", flat=True))
 
 
 def test_a_31_day_month_is_billed_from_its_first_to_its_last_day(credit_account):
@@ -43,7 +40,7 @@ def test_a_31_day_month_is_billed_from_its_first_to_its_last_day(credit_account)
     assert invoice.issued_on == date(2027, 2, 1)
     assert billed_entry_ids(invoice) == {first.pk, last.pk}
     assert invoice.total == Decimal("30.00")
-    assert not InvoicedEntry.objects.filter(entry=february).exists()
+    assert entry_invoice(february) is None
     assert_books_agree()
 
 
@@ -61,7 +58,7 @@ def test_february_ends_on_its_real_last_day(credit_account, last_day, run_date):
     invoice = Invoice.objects.get(account=credit_account)
     assert (invoice.period_start, invoice.period_end) == (last_day.replace(day=1), last_day)
     assert billed_entry_ids(invoice) == {on_last_day.pk}
-    assert not InvoicedEntry.objects.filter(entry=march).exists()
+    assert entry_invoice(march) is None
 
 
 def test_december_is_billed_in_january_with_the_new_years_number_series(credit_account):
@@ -92,7 +89,7 @@ def test_the_last_microsecond_of_the_month_is_billed_and_midnight_waits_for_next
     invoice = Invoice.objects.get(account=credit_account)
     assert billed_entry_ids(invoice) == {last_instant.pk}
     assert invoice.subtotal == Decimal("-1.5")
-    assert not InvoicedEntry.objects.filter(entry=midnight).exists()
+    assert entry_invoice(midnight) is None
     figures = account_figures(credit_account.pk)
     assert figures.unbilled == Decimal("-2.25")
     assert figures.amount_due == Decimal("-1.50")
@@ -122,7 +119,7 @@ def test_a_run_on_the_2nd_catches_up_a_missed_1st_and_the_3rd_finds_nothing_left
     assert credit.issued_on == date(2026, 12, 2)
     assert credit.due_date == date(2026, 12, 16)
     assert post.kind == InvoiceKind.POSTPAID
-    assert not InvoicedEntry.objects.filter(entry=december).exists()
+    assert entry_invoice(december) is None
 
     before = footprint()
     out = run_cycle("2026-12-03")

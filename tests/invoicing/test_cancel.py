@@ -8,7 +8,8 @@ import time_machine
 
 from accounts.models import BillingAccount, CreditStatus
 from billing_site.exceptions import InvalidTransition, PermissionRefused
-from invoicing.models import Invoice, InvoicedEntry, InvoiceStatus, Payment, PaymentStatus
+from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
+from invoicing.selectors import entry_invoice
 from invoicing.services import invoice_cancel, invoicing_accounts_due
 from ledger.models import Entry, EntryKind
 from ledger.selectors import account_figures
@@ -48,7 +49,7 @@ def test_cancelling_reverses_the_total_in_the_ledger_and_cancels_the_payment(inv
     assert invoice.status == InvoiceStatus.CANCELLED
     reversal = Entry.objects.get(account_id=account_id, kind=EntryKind.ADJUSTMENT)
     assert reversal.amount == invoice.total == Decimal("101")
-    assert InvoicedEntry.objects.get(entry=reversal).invoice == invoice
+    assert entry_invoice(reversal) == invoice
     figures = account_figures(account_id)
     assert (figures.balance, figures.unbilled, figures.amount_due) == (0, 0, 0)
     assert Payment.objects.get(invoice=invoice).status == PaymentStatus.CANCELLED

@@ -631,3 +631,26 @@ def test_a_user_without_any_permission_cannot_act(credit):
     nobody = UserFactory()
     with pytest.raises(PermissionRefused):
         payment_cancel(payment_id=1, cancelled_by=nobody)
+
+
+def test_money_received_pays_the_oldest_invoice_while_a_later_one_waits_for_the_erp(manager):
+    """An open ERP invoice is billed (it lowers amount due) but cannot be paid yet: the
+    money it does not take yet still pays the older approved invoice in full."""
+    account = AccountFactory(payment_mode="credit_limit", credit_limit="1000")
+    charge(account, "300", at(2026, 10, 10))
+    run_cycle("2026-11-01")
+    october = Invoice.objects.get(account=account)
+    assert (october.status, october.total) == (InvoiceStatus.APPROVED, Decimal("300.00"))
+    settings_update(changed_by=manager, external_invoicing=True)
+    charge(account, "200", at(2026, 11, 10))
+    run_cycle("2026-12-01")
+    november = Invoice.objects.get(account=account, period_start=date(2026, 11, 1))
+    assert november.status == InvoiceStatus.OPEN
+
+    pay(account, "300", at(2026, 12, 1, 9))
+
+    october = reload(october)
+    assert (october.status, october.amount_paid) == (InvoiceStatus.PAID, Decimal("300.00"))
+    assert reload(november).amount_paid == 0
+    assert account_figures(account.pk).amount_due == Decimal("-200.00")
+    assert_books_agree()

@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from invoicing.models import Invoice, InvoicedEntry
+from invoicing.models import Invoice
+from invoicing.selectors import entry_invoice
 from ledger.models import Entry
 from subscriptions.services import (
     subscription_cancel,
@@ -41,7 +42,7 @@ def test_arrears_booked_on_the_1st_land_on_last_months_invoice(metered):
     assert entry.amount == D("-21.000000")  # 21 of 31 days of 31 USD
     invoice = Invoice.objects.get(account=account)
     assert (invoice.period_start, invoice.period_end) == (date(2026, 7, 1), date(2026, 7, 31))
-    assert InvoicedEntry.objects.get(entry=entry).invoice == invoice
+    assert entry_invoice(entry) == invoice
     assert invoice.total == D("21.00")
     assert [line.description for line in invoice.lines.all()] == [
         "Metered: 11 Jul – 31 Jul 2026 (in arrears)"

@@ -506,10 +506,12 @@ class Command(BaseCommand):
                 document = ContentFile(invoice_pdf(Invoice.objects.get(pk=invoice.pk)), "erp.pdf")
                 invoice_attach_receipt(invoice_id=invoice.pk, upload=document, attached_by=manager)
         for key in ERP_PAID:
-            payment = Payment.objects.get(
+            payment = Payment.objects.filter(
                 invoice__account=self.accounts[key], invoice__period_start=period_start
-            )
-            if payment.status == PaymentStatus.WAITING:
+            ).first()
+            # On the billing day itself the ERP's invoices are still open, with no payment
+            # yet: the platform closes them the next day.
+            if payment is not None and payment.status == PaymentStatus.WAITING:
                 payment_approve(payment_id=payment.pk, approved_by=manager)
 
     def seed_subscriptions(self):
