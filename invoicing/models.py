@@ -58,7 +58,10 @@ class InvoiceSeries(models.Model):
 
 
 class Invoice(models.Model):
-    account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="invoices")
+    # No index of its own: the (account, …) indexes and constraints below serve it.
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.PROTECT, related_name="invoices", db_index=False
+    )
     number = models.CharField(max_length=32, unique=True)
     kind = models.CharField(max_length=20, choices=InvoiceKind.choices)
     status = FSMField(

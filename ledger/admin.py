@@ -48,6 +48,34 @@ class AccountFilter(admin.SimpleListFilter):
         return queryset
 
 
+class InvoiceFilter(admin.SimpleListFilter):
+    """`?invoice=<id>` from an invoice page: the entries that invoice billed."""
+
+    title = "invoice"
+    parameter_name = "invoice"
+
+    def lookups(self, request, model_admin):
+        from invoicing.models import Invoice  # invoicing builds on the ledger
+
+        value = self.value()
+        if not value or not value.isdigit():
+            return ()
+        invoice = Invoice.objects.filter(pk=value).first()
+        return [(value, invoice.number)] if invoice else ()
+
+    def queryset(self, request, queryset):
+        from invoicing.models import Invoice
+        from invoicing.selectors import invoice_entries
+
+        value = self.value()
+        if not value or not value.isdigit():
+            return queryset
+        invoice = Invoice.objects.filter(pk=value).first()
+        if invoice is None:
+            return queryset.none()
+        return queryset.filter(pk__in=invoice_entries(invoice).values("pk"))
+
+
 class _ReadOnlyAdmin(ReadOnlyModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # per-filter counts would scan the whole ledger
@@ -73,7 +101,7 @@ class EntryAdmin(_ReadOnlyAdmin):
     list_display_links = ("when",)
     list_select_related = ("account__client", "created_by")
     paginator = EstimatedCountPaginator  # the ledger is too big to COUNT(*) per page
-    list_filter = (AccountFilter, "kind", "created_at")
+    list_filter = (AccountFilter, InvoiceFilter, "kind", "created_at")
     date_hierarchy = "created_at"
     search_fields = ("description", "=idempotency_key", "account__client__name")
     search_help_text = "Search by description, exact idempotency key or client name."
@@ -88,6 +116,8 @@ class EntryAdmin(_ReadOnlyAdmin):
         "idempotency_key",
         "reservation",
         "created_at",
+        "bill_at",
+        "billed_on",
         "created_by",
     )
     readonly_fields = fields
@@ -98,6 +128,18 @@ class EntryAdmin(_ReadOnlyAdmin):
     @admin.display(description="created", ordering="created_at")
     def when(self, obj):
         return local_minute(obj.created_at)
+
+    @admin.display(description="invoice")
+    def billed_on(self, obj):
+        from invoicing.selectors import entry_invoice  # invoicing builds on the ledger
+
+        if not obj.is_billable and obj.invoice_id is None:
+            return "— (money received or refunded settles amount due)"
+        invoice = entry_invoice(obj)
+        if invoice is None:
+            return "not invoiced yet (expecting invoice)"
+        url = reverse("admin:invoicing_invoice_change", args=[invoice.pk])
+        return format_html('<a href="{}">{}</a>', url, invoice.number)
 
     @admin.display(description="by", ordering="created_by__username")
     def by(self, obj):

@@ -52,7 +52,10 @@ SPEND_KINDS = (EntryKind.CHARGE, EntryKind.USAGE, EntryKind.RENEWAL)
 class Entry(models.Model):
     """One signed movement: charges negative, money received positive."""
 
-    account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="entries")
+    # No index of its own: the two (account, …) indexes below serve every look-up by account.
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount = _amount_field()
     kind = models.CharField(max_length=20, choices=EntryKind.choices)
     description = models.CharField(max_length=500, blank=True)
@@ -68,6 +71,7 @@ class Entry(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="booked_entries",
+        db_index=False,  # a partial index below: almost every entry has none
         help_text="The invoice this entry was booked for (its rounding, or the reversal of "
         "a cancelled invoice). Other entries are billed by the invoice whose window holds "
         "their billing instant.",
@@ -118,6 +122,11 @@ class Entry(models.Model):
             # The monthly run and the unbilled figures read an account's entries from
             # its cut-off on.
             models.Index(fields=["account", "bill_at"], name="entry_account_bill_at"),
+            models.Index(
+                fields=["invoice"],
+                name="entry_booked_for_invoice",
+                condition=Q(invoice__isnull=False),
+            ),
         ]
 
     def __str__(self):

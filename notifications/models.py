@@ -5,7 +5,9 @@ exists exactly when the change committed; delivery happens after commit, in Cele
 with every attempt kept.
 """
 
+import base64
 import secrets
+import time
 
 from django.conf import settings
 from django.db import models
@@ -23,7 +25,12 @@ class EventType(models.TextChoices):
 
 
 def new_message_id() -> str:
-    return f"msg_{secrets.token_urlsafe(18)}"
+    """A unique webhook-id that sorts by time, like a ULID: 48 bits of milliseconds, then
+    80 random bits, in base32hex (an alphabet in ASCII order). New ids land at the end of
+    the unique index instead of all over it, which keeps the monthly run's bulk of events
+    cheap to insert."""
+    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    return "msg_" + base64.b32hexencode(value.to_bytes(16, "big")).decode()[:26]
 
 
 class Event(models.Model):
@@ -54,8 +61,6 @@ class Event(models.Model):
 
 
 def new_webhook_secret() -> str:
-    import base64
-
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from billing_site.bulk import insert_rows
 from billing_site.exceptions import InvalidInput, NotFound, require_perm
 
 from .models import (
@@ -29,6 +30,7 @@ from .models import (
     EventType,
     WebhookDelivery,
     WebhookEndpoint,
+    new_message_id,
 )
 from .signing import headers
 
@@ -68,22 +70,31 @@ def event_record(*, type: str, data: dict, account_id=None, dedupe_key=None) -> 
     return event
 
 
-def events_record_bulk(events: list[Event]) -> None:
-    """The set-based twin of `event_record` for the monthly run (no dedupe keys)."""
-    if not events:
-        return
-    Event.objects.bulk_create(events)
+def events_record_bulk(event_type: str, items: list[tuple[dict, int | None]]) -> list[int]:
+    """The set-based twin of `event_record` for the monthly run (no dedupe keys): one
+    event of `event_type` per (data, account id); returns the events' ids."""
+    if event_type not in EventType.values:
+        raise ValueError(f"unknown event type {event_type!r}")
+    if not items:
+        return []
     now = timezone.now()
-    deliveries = []
-    for event_type in {e.type for e in events}:
-        for endpoint in _endpoints_for(event_type):
-            deliveries += [
-                WebhookDelivery(event=e, endpoint=endpoint, next_attempt_at=now)
-                for e in events
-                if e.type == event_type
-            ]
-    WebhookDelivery.objects.bulk_create(deliveries)
-    _queue_dispatch([e.pk for e in events])
+    ids = insert_rows(
+        Event,
+        ["message_id", "type", "data", "account_id", "occurred_at"],
+        [(new_message_id(), event_type, data, account_id, now) for data, account_id in items],
+        returning_ids=True,
+    )
+    insert_rows(
+        WebhookDelivery,
+        ["event_id", "endpoint_id", "next_attempt_at"],
+        [
+            (event_id, endpoint.pk, now)
+            for endpoint in _endpoints_for(event_type)
+            for event_id in ids
+        ],
+    )
+    _queue_dispatch(ids)
+    return ids
 
 
 def invoice_event(event_type: str, invoice, *, dedupe_key=None) -> Event | None:
@@ -97,12 +108,10 @@ def invoice_event(event_type: str, invoice, *, dedupe_key=None) -> Event | None:
     )
 
 
-def invoice_events_bulk(event_type: str, invoices) -> None:
+def invoice_events_bulk(event_type: str, invoices) -> list[int]:
     from .payloads import invoice_summary
 
-    events_record_bulk(
-        [Event(type=event_type, data=invoice_summary(i), account_id=i.account_id) for i in invoices]
-    )
+    return events_record_bulk(event_type, [(invoice_summary(i), i.account_id) for i in invoices])
 
 
 def account_event(event_type: str, account) -> Event | None:

@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django_fsm.admin import FSMAdminMixin
 
-from accounts.admin.display import badge, money_html
+from accounts.admin.display import badge, local_minute, money_html
 from accounts.admin.forms import show_domain_error
 from accounts.admin.views import get_viewable, render_action, require_perm
 from billing_site.admin_paginator import EstimatedCountPaginator
@@ -113,6 +113,7 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
         "pdf_link",
         "erp_managed",
         "receipt_upload",
+        "billed_entries",
     )
     fieldsets = (
         (
@@ -130,7 +131,16 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
         ),
         (
             "Period and dates",
-            {"fields": ("period", "issued_on", "due_date", "approved_at", "paid_at")},
+            {
+                "fields": (
+                    "period",
+                    "billed_entries",
+                    "issued_on",
+                    "due_date",
+                    "approved_at",
+                    "paid_at",
+                )
+            },
         ),
         (
             "Amounts",
@@ -163,6 +173,17 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
     @admin.display(description="client", ordering="account__client__name")
     def client(self, obj):
         return obj.account.client.name
+
+    @admin.display(description="billed entries")
+    def billed_entries(self, obj):
+        """The window of billing instants the invoice bills, and its entries."""
+        url = reverse("admin:ledger_entry_changelist") + f"?invoice={obj.pk}"
+        if obj.bills_until is None:
+            window = "entries booked for it by name"
+        else:
+            start = local_minute(obj.bills_from) if obj.bills_from else "the first entry"
+            window = f"billed {start} – {local_minute(obj.bills_until)} (end excluded)"
+        return format_html('<a href="{}">Entries</a> · {}', url, window)
 
     @admin.display(description="account")
     def account_link(self, obj):

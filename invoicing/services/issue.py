@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import PaymentMode
 from approvals.services import system_settings
+from billing_site.bulk import bulk_insert, insert_rows
 from billing_site.exceptions import InvalidInput, require_perm
 from billing_site.money import ZERO, exact, round_to_minor_unit
 from ledger.models import Balance, Entry, EntryKind
@@ -108,27 +109,31 @@ class _Billed:
     first_booked: datetime
 
 
-def _billed_by_account(account_ids, boundary: datetime) -> dict[int, _Billed]:
+def _billed_by_account(account_ids, boundary: datetime, *, dated: bool) -> dict[int, _Billed]:
     """One aggregate for the chunk: each account's unbilled entries by kind and
-    description, which are the invoice lines, and whose sum is the subtotal."""
+    description, which are the invoice lines, and whose sum is the subtotal. `dated`:
+    also when the first of them was booked (an invoice issued by hand starts there)."""
+    aggregates = {"quantity": Count("id"), "amount": Sum("amount"), "first": Min("id")}
+    if dated:
+        aggregates["booked"] = Min("created_at")
     groups = (
         _unbilled_before(boundary)
         .filter(account_id__in=account_ids)
         .values("account_id", "kind", "description")
-        .annotate(
-            quantity=Count("id"), amount=Sum("amount"), first=Min("id"), booked=Min("created_at")
-        )
+        .annotate(**aggregates)
         .order_by("account_id", "first")
     )
     billed: dict[int, _Billed] = {}
     for group in groups:
-        amount = exact(group["amount"])
+        amount = group["amount"] = exact(group["amount"])
+        booked = group.get("booked")
         found = billed.get(group["account_id"])
         if found is None:
-            found = billed[group["account_id"]] = _Billed([], ZERO, group["booked"])
-        found.lines.append({**group, "amount": amount})
+            found = billed[group["account_id"]] = _Billed([], ZERO, booked)
+        found.lines.append(group)
         found.subtotal += amount
-        found.first_booked = min(found.first_booked, group["booked"])
+        if booked is not None:
+            found.first_booked = min(found.first_booked, booked)
     return billed
 
 
@@ -179,7 +184,7 @@ def _issue_invoices(
     invoices are left `open`.
     """
     by_account = {row.account_id: row for row in rows}
-    billed = _billed_by_account(list(kinds), boundary)
+    billed = _billed_by_account(list(kinds), boundary, dated=period_start is None)
     now = timezone.now()
     invoices = []
     for account_id, kind in kinds.items():
@@ -222,34 +227,47 @@ def _issue_invoices(
         invoices, invoice_numbers_take(year=issued_on.year, count=len(invoices)), strict=True
     ):
         invoice.number = number
-    Invoice.objects.bulk_create(invoices)
-    InvoiceLine.objects.bulk_create(
-        InvoiceLine(
-            invoice_id=invoice.pk,
-            kind=line["kind"],
-            description=line["description"],
-            quantity=line["quantity"],
-            amount=line["amount"],
-        )
-        for invoice in invoices
-        for line in billed[invoice.account_id].lines
+    bulk_insert(invoices)
+    insert_rows(
+        InvoiceLine,
+        ["invoice_id", "kind", "description", "quantity", "amount"],
+        [
+            (invoice.pk, line["kind"], line["description"], line["quantity"], line["amount"])
+            for invoice in invoices
+            for line in billed[invoice.account_id].lines
+        ],
     )
     # The rounding entry is booked for its invoice by name: it is billed there, not in
     # the next window.
-    Entry.objects.bulk_create(
-        Entry(
-            account_id=i.account_id,
-            amount=i.rounding,
-            kind=EntryKind.ROUNDING,
-            description=f"Rounding of invoice {i.number} to the currency's minor unit",
-            idempotency_key=f"invoice:{i.number}:rounding",
-            invoice_id=i.pk,
-            created_at=now,
-            bill_at=max(now, boundary),
-            created_by=issued_by,
-        )
-        for i in invoices
-        if i.rounding
+    by = getattr(issued_by, "pk", None)
+    insert_rows(
+        Entry,
+        [
+            "account_id",
+            "amount",
+            "kind",
+            "description",
+            "idempotency_key",
+            "invoice_id",
+            "created_at",
+            "bill_at",
+            "created_by_id",
+        ],
+        [
+            (
+                i.account_id,
+                i.rounding,
+                EntryKind.ROUNDING,
+                f"Rounding of invoice {i.number} to the currency's minor unit",
+                f"invoice:{i.number}:rounding",
+                i.pk,
+                now,
+                max(now, boundary),
+                by,
+            )
+            for i in invoices
+            if i.rounding
+        ],
     )
     for invoice in invoices:
         row = by_account[invoice.account_id]
@@ -262,42 +280,26 @@ def _issue_invoices(
 
     period = f"{invoices[0].period_start:%B %Y}" if period_start else "charges to date"
     logs, payments = [], []
+    erp_reason = f"Charges for {period} closed on it; the external ERP invoices them."
+    issued_reason = f"Issued for {period}."
     for invoice in invoices:
         if invoice.status == InvoiceStatus.OPEN:
-            logs.append(
-                InvoiceStatusChange(
-                    invoice=invoice,
-                    from_status="",
-                    to_status=InvoiceStatus.OPEN,
-                    changed_by=issued_by,
-                    reason=f"Charges for {period} closed on it; the external ERP invoices them.",
-                )
-            )
+            logs.append((invoice.pk, "", InvoiceStatus.OPEN, by, erp_reason))
             continue
-        logs.append(
-            InvoiceStatusChange(
-                invoice=invoice,
-                from_status="",
-                to_status=InvoiceStatus.CLOSED,
-                changed_by=issued_by,
-                reason=f"Issued for {period}.",
-            )
-        )
-        logs.append(
-            InvoiceStatusChange(
-                invoice=invoice,
-                from_status=InvoiceStatus.CLOSED,
-                to_status=invoice.status,
-                changed_by=issued_by,
-                reason="Statement of charges already deducted."
-                if invoice.kind == InvoiceKind.STATEMENT
-                else ("Nothing to pay." if invoice.status == InvoiceStatus.PAID else "Approved."),
-            )
-        )
+        logs.append((invoice.pk, "", InvoiceStatus.CLOSED, by, issued_reason))
+        if invoice.kind == InvoiceKind.STATEMENT:
+            reason = "Statement of charges already deducted."
+        else:
+            reason = "Nothing to pay." if invoice.status == InvoiceStatus.PAID else "Approved."
+        logs.append((invoice.pk, InvoiceStatus.CLOSED, invoice.status, by, reason))
         if invoice.status == InvoiceStatus.APPROVED:
-            payments.append(Payment(invoice=invoice, due_date=invoice.due_date))
-    InvoiceStatusChange.objects.bulk_create(logs)
-    Payment.objects.bulk_create(payments)
+            payments.append((invoice.pk, invoice.due_date))
+    insert_rows(
+        InvoiceStatusChange,
+        ["invoice_id", "from_status", "to_status", "changed_by_id", "reason"],
+        logs,
+    )
+    insert_rows(Payment, ["invoice_id", "due_date"], payments)
     invoice_events_bulk(
         EventType.INVOICE_APPROVED, [i for i in invoices if i.status == InvoiceStatus.APPROVED]
     )

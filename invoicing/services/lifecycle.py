@@ -14,6 +14,7 @@ from django_fsm import TransitionNotAllowed
 
 from accounts.models import CreditStatus, PaymentMode
 from accounts.services import account_block_credit, account_unblock_credit
+from billing_site.bulk import bulk_insert, bulk_update_fields
 from billing_site.exceptions import InvalidInput, NotFound, require_perm
 from ledger.models import Balance, Entry, EntryKind
 from ledger.services import lock_books
@@ -230,11 +231,11 @@ def allocate_money_many(rows: list[Balance], *, by=None) -> list[Invoice]:
         paid.append(invoice)
     if not touched:
         return []
-    PaymentAllocation.objects.bulk_create(allocations)
-    Invoice.objects.bulk_update(touched, ["amount_paid", "status", "paid_at"])
-    Payment.objects.bulk_update(completed, ["status", "completed_at"])
-    InvoiceStatusChange.objects.bulk_create(invoice_logs)
-    PaymentStatusChange.objects.bulk_create(payment_logs)
+    bulk_insert(allocations)
+    bulk_update_fields(touched, ["amount_paid", "status", "paid_at"])
+    bulk_update_fields(completed, ["status", "completed_at"])
+    bulk_insert(invoice_logs)
+    bulk_insert(payment_logs)
     invoice_events_bulk(EventType.INVOICE_PAID, paid)
     for account_id in {i.account_id for i in paid}:
         if by_account[account_id].account.credit_blocked_by_overdue:

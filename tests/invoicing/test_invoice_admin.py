@@ -96,3 +96,27 @@ def test_a_past_due_date_is_refused_when_approving(client, credit_invoice):
     form = ApproveForm(data={"due_date": (timezone.localdate() - timedelta(days=1)).isoformat()})
     assert not form.is_valid()
     assert "in the past" in str(form.errors)
+
+
+def test_the_invoice_page_links_to_the_entries_it_billed_and_each_entry_names_it(
+    client, credit_invoice
+):
+    client.force_login(staff_user("Billing staff"))
+    page = client.get(f"/admin/invoicing/invoice/{credit_invoice.pk}/change/").content.decode()
+    assert f"/admin/ledger/entry/?invoice={credit_invoice.pk}" in page
+    assert "(end excluded)" in page
+
+    listed = client.get(f"/admin/ledger/entry/?invoice={credit_invoice.pk}").context["cl"]
+    billed = {e.kind for e in listed.queryset}
+    assert billed == {"charge", "rounding"}
+    later = Entry.objects.filter(account=credit_invoice.account, kind="charge").get()
+    entry_page = client.get(f"/admin/ledger/entry/{later.pk}/change/").content.decode()
+    assert credit_invoice.number in entry_page
+
+
+def test_an_entry_not_invoiced_yet_says_so_in_the_admin(client):
+    account = AccountFactory(payment_mode="postpaid")
+    entry = ledger_charge(account_id=account.pk, amount="2", idempotency_key="fresh").entry
+    client.force_login(staff_user("Billing staff"))
+    page = client.get(f"/admin/ledger/entry/{entry.pk}/change/").content.decode()
+    assert "not invoiced yet" in page

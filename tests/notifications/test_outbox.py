@@ -206,3 +206,18 @@ def test_billing_staff_may_list_but_not_register_webhooks():
     assert api.get("/api/v1/webhooks/").status_code == 200
     body = {"url": "https://erp.example/hooks", "events": ["invoice.paid"]}
     assert api.post("/api/v1/webhooks/", body, format="json").status_code == 403
+
+
+def test_message_ids_are_unique_and_sort_by_time():
+    import time_machine
+    from django.utils import timezone
+
+    from notifications.models import new_message_id
+
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        same_ms = {new_message_id() for _ in range(1000)}
+        clock.shift(0.002)
+        later = new_message_id()
+    assert len(same_ms) == 1000
+    assert all(len(i) == 30 and i.startswith("msg_") for i in same_ms)
+    assert later > max(same_ms)
