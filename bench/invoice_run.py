@@ -592,7 +592,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--entries", type=int, default=1_000_000)
-    parser.add_argument("--chunk-size", type=int, default=1000)
+    parser.add_argument(
+        "--chunk-size", type=int, default=None, help="default: the service's DEFAULT_CHUNK_SIZE"
+    )
     parser.add_argument("--skip-generate", action="store_true")
     parser.add_argument(
         "--no-floor", action="store_true", help="skip timing the hand-written SQL floor"
@@ -617,6 +619,9 @@ def main() -> int:
 
     from billing_site.money import currency_places
     from invoicing.services import invoicing_run_month
+    from invoicing.services.issue import DEFAULT_CHUNK_SIZE
+
+    args.chunk_size = args.chunk_size or DEFAULT_CHUNK_SIZE
 
     assert all(currency_places(c) == p for c, p in CURRENCIES.items())
     call_command("migrate", verbosity=0)
@@ -684,7 +689,10 @@ def main() -> int:
     print("\n".join(phases.report(ours)))
     if profiler:
         print(f"cProfile (slows Python down; shares are what count), top {args.cprofile}:")
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(args.cprofile)
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.sort_stats("tottime").print_stats(args.cprofile)
+        print(f"cProfile by cumulative time, top {args.cprofile}:")
+        stats.sort_stats("cumulative").print_stats(args.cprofile)
 
     # Fresh statistics for the tables the run filled, as autovacuum would give them later:
     # with the empty-table statistics from before the run, PostgreSQL plans
