@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/billing_bench_invoices \\
         .venv/bin/python bench/invoice_run.py [--accounts 100000] [--entries 1000000]
-        [--chunk-size 1000] [--skip-generate]
+        [--chunk-size N] [--skip-generate] [--no-floor] [--cprofile N]
 
 PostgreSQL only. The database named in DATABASE_URL (created if missing, migrated) holds
 the pristine data set: ACCOUNTS accounts (45 % credit_limit, 45 % postpaid, 10 % prepaid
@@ -17,15 +17,18 @@ pristine data is never billed and the bench can be repeated. On the copy it time
   baseline  one `INSERT INTO scratch SELECT account_id, SUM(amount), COUNT(*) FROM
             ledger_entry WHERE kind IN (billable) AND created_at < boundary GROUP BY
             account_id`: what summing the month costs the database, nothing else;
+  floor     the rows ours writes, by hand: one set-based INSERT … SELECT per table, no
+            Python, rolled back (FLOOR below): what writing them costs the database;
   ours      `invoicing_run_month(run_date=RUN_DATE, chunk_size=...)`: invoices, lines,
-            entry links, rounding entries, balance rows, logs, payments, allocations.
+            rounding entries, balance rows, logs, payments, outbox events, allocations.
 
-It prints both times and their ratio (targets: ours ≤ 60 s and ≤ 3 × baseline), checks
-the result (one invoice per account with entries, Σ totals per currency equal to the
-baseline's sums rounded half-up to the minor unit, every entry linked once,
-`invoice_mismatches()` and `ledger_mismatches()` empty; exit 1 otherwise), and shows
-where ours spends its time: each SQL statement of the run timed through
-`connection.execute_wrapper`, grouped by what it does, plus the Python time between.
+It prints the times and ratios (targets: ours ≤ 60 s and ≤ 3 × baseline), checks the
+result (one invoice per account with entries, Σ totals per currency equal to the
+baseline's sums rounded half-up to the minor unit, every usage entry in exactly one
+invoice's billing window, `invoice_mismatches()` and `ledger_mismatches()` empty; exit 1
+otherwise), and shows where ours spends its time: each SQL statement of the run timed
+through `connection.execute_wrapper`, grouped by what it does, the COPY of each model's
+rows, plus the Python time between.
 """
 
 import argparse
