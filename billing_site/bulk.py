@@ -56,6 +56,8 @@ def _stamp_defaults(model, fields: Sequence[str]) -> tuple[list[str], list]:
             raise ValueError(f"{model.__name__}.{field.attname} has a callable default: give it")
         else:
             value = field.get_default()  # the default, "" for a blank string field, or None
+            if value is not None and isinstance(field, models.JSONField):
+                value = json.dumps(value, cls=field.encoder)
         extra.append(field.attname)
         values.append(value)
     return extra, values
@@ -72,6 +74,7 @@ def insert_rows(
     rows; returns their ids, in order, when `returning_ids`."""
     if not rows:
         return []
+    extra, extra_values = _stamp_defaults(model, fields)  # refuses a missing callable default
     if connection.vendor != "postgresql":
         created = model.objects.bulk_create(
             model(**dict(zip(fields, row, strict=True))) for row in rows
@@ -79,7 +82,6 @@ def insert_rows(
         return [obj.pk for obj in created] if returning_ids else []
     meta = model._meta
     by_name = {f.attname: f for f in meta.concrete_fields}
-    extra, extra_values = _stamp_defaults(model, fields)
     json_at = [i for i, name in enumerate(fields) if isinstance(by_name[name], models.JSONField)]
     columns = [by_name[name].column for name in [*fields, *extra]]
 
@@ -127,35 +129,52 @@ def bulk_insert(objs: Sequence[models.Model]) -> Sequence[models.Model]:
     return objs
 
 
+UPDATE_BATCH = 2000  # objects per UPDATE: well below PostgreSQL's 65,535 parameters
+
+
 def bulk_update_fields(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
     """Write `fields` (attribute names) of saved objects of one model, like `bulk_update`.
 
-    On PostgreSQL one `UPDATE … FROM (VALUES …)` per call, each value cast to its
-    column's type; Django's `bulk_update` builds a CASE per field and object instead,
-    which for the monthly run's allocations cost more than the writes.
+    On PostgreSQL one `UPDATE … FROM (VALUES …)` per batch, each value prepared by its
+    field and cast to its column's type; Django's `bulk_update` builds a CASE per field
+    and object instead, which for the monthly run's allocations cost more than the writes.
     """
     if not objs:
         return
     model = type(objs[0])
     if connection.vendor != "postgresql":
-        model.objects.bulk_update(objs, fields)
+        model.objects.bulk_update(objs, fields, batch_size=UPDATE_BATCH)
         return
     meta = model._meta
     columns = [meta.get_field(name) for name in fields]
     casts = [meta.pk.db_type(connection), *(f.db_type(connection) for f in columns)]
-    row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
-    names = [meta.pk.column, *(f.column for f in columns)]
-    statement = sql.SQL(
-        "UPDATE {table} SET {sets} FROM (VALUES {rows}) AS v ({names}) WHERE {table}.{pk} = v.{pk}"
-    ).format(
-        table=sql.Identifier(meta.db_table),
-        sets=sql.SQL(", ").join(
-            sql.SQL("{c} = v.{c}").format(c=sql.Identifier(f.column)) for f in columns
-        ),
-        rows=sql.SQL(", ").join([sql.SQL(row)] * len(objs)),
-        names=sql.SQL(", ").join(map(sql.Identifier, names)),
-        pk=sql.Identifier(meta.pk.column),
-    )
-    params = [value for obj in objs for value in (obj.pk, *(getattr(obj, n) for n in fields))]
+    row = sql.SQL("(" + ", ".join(f"%s::{cast}" for cast in casts) + ")")
+
+    def statement(count: int) -> sql.Composed:
+        return sql.SQL(
+            "UPDATE {table} SET {sets} FROM (VALUES {rows}) AS v ({names}) "
+            "WHERE {table}.{pk} = v.{pk}"
+        ).format(
+            table=sql.Identifier(meta.db_table),
+            sets=sql.SQL(", ").join(
+                sql.SQL("{c} = v.{c}").format(c=sql.Identifier(f.column)) for f in columns
+            ),
+            rows=sql.SQL(", ").join([row] * count),
+            names=sql.SQL(", ").join(
+                map(sql.Identifier, [meta.pk.column, *(f.column for f in columns)])
+            ),
+            pk=sql.Identifier(meta.pk.column),
+        )
+
     with connection.cursor() as cursor:
-        cursor.execute(statement.as_string(cursor.cursor), params)
+        for start in range(0, len(objs), UPDATE_BATCH):
+            batch = objs[start : start + UPDATE_BATCH]
+            params = [
+                value
+                for obj in batch
+                for value in (
+                    obj.pk,
+                    *(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns),
+                )
+            ]
+            cursor.execute(statement(len(batch)).as_string(cursor.cursor), params)

@@ -17,6 +17,11 @@ _BILLABLE = sorted(BILLABLE_KINDS)
 def invoice_entries(invoice: Invoice):
     """The ledger entries an invoice billed: those booked for it by name, and the
     account's billable entries whose billing instant falls in its window."""
+    return Entry.objects.filter(invoice_entries_q(invoice)).order_by("bill_at", "id")
+
+
+def invoice_entries_q(invoice: Invoice) -> Q:
+    """`invoice_entries` as a filter on entries (served by the (account, bill_at) index)."""
     billed = Q(invoice_id=invoice.pk)
     if invoice.bills_until is not None:
         window = Q(
@@ -28,7 +33,7 @@ def invoice_entries(invoice: Invoice):
         if invoice.bills_from is not None:
             window &= Q(bill_at__gte=invoice.bills_from)
         billed |= window
-    return Entry.objects.filter(billed).order_by("bill_at", "id")
+    return billed
 
 
 def entry_invoice(entry: Entry) -> Invoice | None:

@@ -65,7 +65,7 @@ class InvoiceFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         from invoicing.models import Invoice
-        from invoicing.selectors import invoice_entries
+        from invoicing.selectors import invoice_entries_q
 
         value = self.value()
         if not value or not value.isdigit():
@@ -73,7 +73,7 @@ class InvoiceFilter(admin.SimpleListFilter):
         invoice = Invoice.objects.filter(pk=value).first()
         if invoice is None:
             return queryset.none()
-        return queryset.filter(pk__in=invoice_entries(invoice).values("pk"))
+        return queryset.filter(invoice_entries_q(invoice))
 
 
 class _ReadOnlyAdmin(ReadOnlyModelAdmin):

@@ -1,4 +1,4 @@
-"""The per-entry link table is gone: ledger migration 0004 copied its rows into
+"""The per-entry link table is gone: ledger migration 0005 copied its rows into
 `Entry.invoice`, and new invoices bill windows of billing instants."""
 
 from django.db import migrations
@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
     dependencies = [
         ("invoicing", "0004_billing_windows"),
-        ("ledger", "0005_billing_instant_required"),
+        ("ledger", "0006_billing_instant_required"),
     ]
 
     operations = [migrations.DeleteModel(name="InvoicedEntry")]

@@ -181,11 +181,10 @@ def allocate_money_many(rows: list[Balance], *, by=None) -> list[Invoice]:
             plan += [(i, available) for i in invoices if i.status in UNPAID_STATUSES]
     if not plan:
         return []
-    waiting = {
-        p.invoice_id: p
-        for p in Payment.objects.filter(
-            invoice_id__in=[i.pk for i, _ in plan], status=PaymentStatus.WAITING
-        )
+    # Whatever its status: an ERP total that differs keeps balance money off the invoice
+    # even once its payment was cancelled.
+    payments = {
+        p.invoice_id: p for p in Payment.objects.filter(invoice_id__in=[i.pk for i, _ in plan])
     }
     now = timezone.now()
     reason = "Paid by money received."
@@ -194,7 +193,7 @@ def allocate_money_many(rows: list[Balance], *, by=None) -> list[Invoice]:
     left: dict[int, object] = {}
     for invoice, available in plan:
         available = left.get(invoice.account_id, available)
-        payment = waiting.get(invoice.pk)
+        payment = payments.get(invoice.pk)
         if available <= 0 or (payment is not None and payment.differs_from(invoice)):
             continue
         share = min(available, invoice.outstanding)
@@ -216,7 +215,7 @@ def allocate_money_many(rows: list[Balance], *, by=None) -> list[Invoice]:
                 reason=reason,
             )
         )
-        if payment is not None:
+        if payment is not None and payment.status == PaymentStatus.WAITING:
             payment.complete(when=now)
             completed.append(payment)
             payment_logs.append(

@@ -2,18 +2,17 @@
 
 - `Entry.bill_at`: when the entry was booked, or the end of its service period if that
   came first, never before the account's billing cut-off (`Balance.billed_until`).
-  Existing entries get their natural instant.
-- `Entry.invoice`: copied from the old link table (`invoicing_invoicedentry`), so every
-  invoice issued before keeps exactly the entries it billed; their accounts have no
-  cut-off yet, and their next invoice bills what no link named.
-- Triggers: an entry is refused when its billing instant is before the account's cut-off
-  (unless booked for an invoice by name), and a cut-off only moves forward. The
-  append-only triggers are lifted for the copy (a schema change, not a booking) and put
-  back; SQLite would lose them anyway when the table is rebuilt.
+- `Entry.invoice`: the invoice an entry was booked for by name.
+- Existing entries are filled in by 0005 (copied from the old link table); 0006 makes
+  `bill_at` required and puts the triggers (defined here) in place: an entry is refused
+  when its billing instant is before the account's cut-off (unless booked for an invoice
+  by name, which must be an invoice of its own account), and a cut-off only moves
+  forward. The append-only triggers are lifted here for the copy (a schema change, not
+  a booking) and put back by 0006; SQLite would lose them anyway when the table is
+  rebuilt.
 """
 
 import importlib
-from datetime import datetime, time, timedelta
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -26,8 +25,16 @@ CREATE OR REPLACE FUNCTION ledger_entry_after_cutoff() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     cutoff timestamptz;
+    owner bigint;
 BEGIN
-    IF NEW.invoice_id IS NULL THEN
+    IF NEW.invoice_id IS NOT NULL THEN
+        SELECT account_id INTO owner FROM invoicing_invoice WHERE id = NEW.invoice_id;
+        IF owner IS DISTINCT FROM NEW.account_id THEN
+            RAISE EXCEPTION 'ledger entry of account % booked for invoice % of account %',
+                NEW.account_id, NEW.invoice_id, owner
+                USING ERRCODE = 'check_violation';
+        END IF;
+    ELSE
         SELECT billed_until INTO cutoff FROM ledger_balance WHERE account_id = NEW.account_id;
         IF cutoff IS NOT NULL AND NEW.bill_at < cutoff THEN
             RAISE EXCEPTION 'ledger entry of account % billed at % is before the account''s '
@@ -64,6 +71,17 @@ DROP FUNCTION IF EXISTS ledger_entry_after_cutoff();
 DROP TRIGGER IF EXISTS ledger_balance_cutoff_forward ON ledger_balance;
 DROP FUNCTION IF EXISTS ledger_balance_cutoff_forward();
 """
+# SQLite checks a trigger's tables when it renames a table, so this one is created by
+# migration 0006, after invoicing's last rebuild of its invoice table (a later rebuild
+# must drop it first and put it back).
+SQLITE_OWN_INVOICE_UP = [
+    """CREATE TRIGGER ledger_entry_for_own_invoice BEFORE INSERT ON ledger_entry
+       WHEN NEW.invoice_id IS NOT NULL AND NEW.account_id IS NOT
+            (SELECT account_id FROM invoicing_invoice WHERE id = NEW.invoice_id)
+       BEGIN SELECT RAISE(ABORT,
+           'ledger entry booked for another account''s invoice refused'); END;""",
+]
+SQLITE_OWN_INVOICE_DOWN = ["DROP TRIGGER IF EXISTS ledger_entry_for_own_invoice;"]
 SQLITE_UP = [
     """CREATE TRIGGER ledger_entry_after_cutoff BEFORE INSERT ON ledger_entry
        WHEN NEW.invoice_id IS NULL AND NEW.bill_at <
@@ -84,29 +102,6 @@ SQLITE_DOWN = [
 run = append_only._run
 lift_append_only = run({"postgresql": append_only.POSTGRES_DOWN, "sqlite": append_only.SQLITE_DOWN})
 restore_append_only = run({"postgresql": append_only.POSTGRES_UP, "sqlite": append_only.SQLITE_UP})
-
-
-def _natural(created_at, period_end):
-    """`ledger.models.natural_bill_at` as of this migration."""
-    if period_end is None:
-        return created_at
-    end = timezone.make_aware(datetime.combine(period_end + timedelta(days=1), time.min))
-    return min(created_at, end - timedelta(microseconds=1))
-
-
-def copy_links(apps, schema_editor):
-    Entry = apps.get_model("ledger", "Entry")
-    InvoicedEntry = apps.get_model("invoicing", "InvoicedEntry")
-    invoice_of = dict(InvoicedEntry.objects.values_list("entry_id", "invoice_id"))
-    batch = []
-    for entry in Entry.objects.order_by("pk").iterator(chunk_size=2000):
-        entry.bill_at = _natural(entry.created_at, entry.period_end)
-        entry.invoice_id = invoice_of.get(entry.pk)
-        batch.append(entry)
-        if len(batch) == 2000:
-            Entry.objects.bulk_update(batch, ["bill_at", "invoice_id"])
-            batch = []
-    Entry.objects.bulk_update(batch, ["bill_at", "invoice_id"])
 
 
 class Migration(migrations.Migration):
@@ -151,5 +146,4 @@ class Migration(migrations.Migration):
                 null=True,
             ),
         ),
-        migrations.RunPython(copy_links, migrations.RunPython.noop),
     ]

@@ -240,3 +240,20 @@ def test_charges_racing_the_monthly_run_land_on_exactly_one_invoice():
     assert before > 0 and after > 0, "the threads did not race the run"
     assert list(ledger_mismatches()) == []
     assert list(invoice_mismatches()) == []
+
+
+def test_the_database_refuses_an_entry_booked_for_another_accounts_invoice(account):
+    charge(account, "4", at(2026, 10, 20))
+    run_month(date(2026, 11, 1))
+    invoice = Invoice.objects.get(account=account)
+    other = AccountFactory(payment_mode="postpaid")
+    with pytest.raises(IntegrityError, match="account"), transaction.atomic():
+        Entry.objects.create(
+            account=other,
+            amount=Decimal("1"),
+            kind=EntryKind.ADJUSTMENT,
+            idempotency_key="foreign",
+            invoice=invoice,
+            bill_at=at(2026, 11, 2),
+        )
+    assert not Entry.objects.filter(idempotency_key="foreign").exists()

@@ -355,6 +355,23 @@ def test_an_external_total_in_another_currency_keeps_the_invoice_off_the_balance
 
 
 @pytest.mark.usefixtures("erp_mode")
+def test_an_external_total_keeps_the_invoice_off_the_balance_after_its_payment_is_cancelled(
+    postpaid, manager
+):
+    invoice = erp_invoice(postpaid)
+    approve(invoice, manager, external_total="92.50", external_currency="EUR")
+    with time_machine.travel(at(2026, 11, 3, 9), tick=False):
+        payment_cancel(payment_id=Payment.objects.get(invoice=invoice).pk, cancelled_by=manager)
+
+    pay(postpaid, "200", at(2026, 11, 4, 9))
+
+    invoice = reload(invoice)
+    assert (invoice.status, invoice.amount_paid) == (InvoiceStatus.APPROVED, 0)
+    assert Payment.objects.get(invoice=invoice).status == PaymentStatus.CANCELLED
+    assert_books_agree()
+
+
+@pytest.mark.usefixtures("erp_mode")
 def test_an_external_total_equal_to_the_platforms_is_still_paid_from_balance(postpaid, manager):
     invoice = erp_invoice(postpaid)
     approve(invoice, manager, external_total="100.00", external_currency="USD")

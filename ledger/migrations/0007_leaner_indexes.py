@@ -2,7 +2,8 @@
 and the invoice an entry was booked for gets a partial index (almost every entry has none).
 
 SQLite rebuilds the table to alter a field and drops its triggers with it: they are put
-back afterwards (and after the reverse, for the same reason). PostgreSQL keeps them.
+back afterwards (and after the reverse, for the same reason), with the one that checks
+an entry's named invoice belongs to its account (see 0004). PostgreSQL keeps them.
 """
 
 import importlib
@@ -18,9 +19,17 @@ billing_instant = importlib.import_module("ledger.migrations.0004_billing_instan
 def restore_sqlite_triggers(apps, schema_editor):
     if schema_editor.connection.vendor != "sqlite":
         return
-    for statement in [*append_only.SQLITE_DOWN, *billing_instant.SQLITE_DOWN]:
+    for statement in [
+        *append_only.SQLITE_DOWN,
+        *billing_instant.SQLITE_DOWN,
+        *billing_instant.SQLITE_OWN_INVOICE_DOWN,
+    ]:
         schema_editor.execute(statement)
-    for statement in [*append_only.SQLITE_UP, *billing_instant.SQLITE_UP]:
+    for statement in [
+        *append_only.SQLITE_UP,
+        *billing_instant.SQLITE_UP,
+        *billing_instant.SQLITE_OWN_INVOICE_UP,
+    ]:
         schema_editor.execute(statement)
 
 
@@ -28,7 +37,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0004_credit_limit_check_refuses_null"),
         ("invoicing", "0006_leaner_indexes"),
-        ("ledger", "0005_billing_instant_required"),
+        ("ledger", "0006_billing_instant_required"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

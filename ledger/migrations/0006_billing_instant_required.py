@@ -1,7 +1,7 @@
 """Entries need their billing instant from here on; the ledger's triggers come back.
 
-Split from 0004 so the copy's deferred foreign-key checks are done (its transaction
-committed) before PostgreSQL alters the table again.
+After 0005's copy, in a migration of its own, so the copy's deferred foreign-key checks
+are done before PostgreSQL alters the table again.
 """
 
 import importlib
@@ -13,7 +13,7 @@ run = billing_instant.run
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ledger", "0004_billing_instant")]
+    dependencies = [("ledger", "0005_copy_invoice_links")]
 
     operations = [
         migrations.AlterField(
