@@ -179,11 +179,15 @@ class InvoiceAdmin(FSMAdminMixin, admin.ModelAdmin):
         """The window of billing instants the invoice bills, and its entries."""
         url = reverse("admin:ledger_entry_changelist") + f"?invoice={obj.pk}"
         if obj.bills_until is None:
-            window = "entries booked for it by name"
+            window = "the entries booked for it by name"
+        elif obj.bills_from is None:
+            window = f"billing instants before {local_minute(obj.bills_until)}"
         else:
-            start = local_minute(obj.bills_from) if obj.bills_from else "the first entry"
-            window = f"billed {start} – {local_minute(obj.bills_until)} (end excluded)"
-        return format_html('<a href="{}">Entries</a> · {}', url, window)
+            window = (
+                f"billing instants from {local_minute(obj.bills_from)} "
+                f"to before {local_minute(obj.bills_until)}"
+            )
+        return format_html('<a href="{}">View the entries</a> ({})', url, window)
 
     @admin.display(description="account")
     def account_link(self, obj):

@@ -104,7 +104,7 @@ def test_the_invoice_page_links_to_the_entries_it_billed_and_each_entry_names_it
     client.force_login(staff_user("Billing staff"))
     page = client.get(f"/admin/invoicing/invoice/{credit_invoice.pk}/change/").content.decode()
     assert f"/admin/ledger/entry/?invoice={credit_invoice.pk}" in page
-    assert "(end excluded)" in page
+    assert "billing instants before 2026-11-01 00:00" in page
 
     listed = client.get(f"/admin/ledger/entry/?invoice={credit_invoice.pk}").context["cl"]
     billed = {e.kind for e in listed.queryset}
