@@ -24,7 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +83,12 @@ def build_invoice():
             )
     today = date.today()
     next_month = date(today.year + today.month // 12, today.month % 12 + 1, 1)
-    invoicing_run_month(run_date=next_month)
+    # The run bills only months that have ended: run it on its billing day, as beat does.
+    import time_machine
+
+    billing_day = datetime.combine(next_month, datetime.min.time(), tzinfo=UTC)
+    with time_machine.travel(billing_day + timedelta(minutes=5)):
+        invoicing_run_month(run_date=next_month)
     return Invoice.objects.select_related("account__client").get(account=account)
 
 
