@@ -1,9 +1,10 @@
 """Reads of the books for admin, portal, API and commands."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, F, Q, Sum, Value
+from django.db.models import Count, DateTimeField, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import BillingAccount, CreditLimitScope, CreditStatus, PaymentMode
@@ -95,13 +96,19 @@ def _sum(expression_filter=None):
     return Coalesce(Sum("amount", filter=expression_filter), Value(ZERO), output_field=_SUM)
 
 
-def unbilled_q(prefix: str = "") -> Q:
+# Before the first entry of any account: the cut-off of an account never invoiced.
+BEFORE_ANY_ENTRY = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def unbilled_q(cutoff=None) -> Q:
     """Billable entries no invoice has billed: booked for no invoice by name, and with a
-    billing instant from the account's cut-off on (entries are filtered or joined)."""
-    cutoff = f"{prefix}account__balance_row__billed_until"
+    billing instant from the account's cut-off on. `cutoff`: where the cut-off is read,
+    the entry's own balance row unless given (an `OuterRef` from a balance-row query)."""
+    cutoff = F("account__balance_row__billed_until") if cutoff is None else cutoff
     return Q(
-        Q(**{f"{cutoff}__isnull": True}) | Q(**{f"{prefix}bill_at__gte": F(cutoff)}),
-        **{f"{prefix}kind__in": BILLABLE_KINDS, f"{prefix}invoice__isnull": True},
+        kind__in=BILLABLE_KINDS,
+        invoice__isnull=True,
+        bill_at__gte=Coalesce(cutoff, Value(BEFORE_ANY_ENTRY, output_field=DateTimeField())),
     )
 
 

@@ -14,12 +14,11 @@ payment and no approval: the next day `invoicing_close_erp` closes them for the 
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import DateTimeField, Exists, OuterRef, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import PaymentMode
@@ -27,7 +26,8 @@ from approvals.services import system_settings
 from billing_site.bulk import insert_rows
 from billing_site.exceptions import InvalidInput, require_perm
 from billing_site.money import ZERO, exact, round_to_minor_unit
-from ledger.models import BILLABLE_KINDS, Balance, Entry, EntryKind
+from ledger.models import BILLABLE_KINDS, Balance, Entry, EntryKind, bill_at_for
+from ledger.selectors import unbilled_q
 from ledger.services import lock_books
 from notifications.models import EventType
 from notifications.services import invoice_events_bulk
@@ -45,8 +45,6 @@ from .lifecycle import allocate_money_many, warm_pdfs
 from .numbering import invoice_numbers_take
 
 DEFAULT_CHUNK_SIZE = 5000
-# Before the first entry of any account: the cut-off of an account never invoiced.
-_BEFORE_ANY_ENTRY = datetime(1970, 1, 1, tzinfo=UTC)
 # What the platform would approve itself on the billing day, and the ERP approves in
 # external ERP mode. Statements are issued paid; invoices issued by hand stay the staff's.
 ERP_KINDS = (InvoiceKind.POSTPAID, InvoiceKind.CREDIT)
@@ -315,6 +313,7 @@ def _issue_invoices(
     # The rounding entry is booked for its invoice by name: it is billed there, not in
     # the next window.
     by = getattr(issued_by, "pk", None)
+    rounding_at = bill_at_for(created_at=now, period_end=None, billed_until=boundary)
     insert_rows(
         Entry,
         [
@@ -337,7 +336,7 @@ def _issue_invoices(
                 f"invoice:{i.number}:rounding",
                 i.pk,
                 now,
-                max(now, boundary),
+                rounding_at,
                 by,
             )
             for i in invoices
@@ -403,15 +402,11 @@ def invoicing_accounts_due(*, run_date: date) -> list[int]:
     )
     # From the balance rows, each probing its own entries from its cut-off on (the
     # (account, bill_at) index), so the cost follows the number of accounts, not the
-    # length of the ledger's history. The condition is `unbilled_q()` seen from the row.
+    # length of the ledger's history.
     waiting = Entry.objects.filter(
+        unbilled_q(cutoff=OuterRef("billed_until")),
         account_id=OuterRef("account_id"),
-        invoice__isnull=True,
-        kind__in=BILLABLE_KINDS,
         bill_at__lt=period.boundary,
-        bill_at__gte=Coalesce(
-            OuterRef("billed_until"), Value(_BEFORE_ANY_ENTRY, output_field=DateTimeField())
-        ),
     )
     return list(
         Balance.objects.filter(Exists(waiting))

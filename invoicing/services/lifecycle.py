@@ -5,7 +5,8 @@ moves the invoice with its django-fsm transition, logs the move, and does the si
 effects (payment state, credit unblocking).
 """
 
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -16,7 +17,7 @@ from accounts.models import CreditStatus, PaymentMode
 from accounts.services import account_block_credit, account_unblock_credit
 from billing_site.bulk import bulk_insert, bulk_update_fields
 from billing_site.exceptions import InvalidInput, NotFound, require_perm
-from ledger.models import Balance, Entry, EntryKind
+from ledger.models import Balance, Entry, EntryKind, bill_at_for
 from ledger.services import lock_books
 from notifications.models import EventType
 from notifications.services import invoice_event, invoice_events_bulk
@@ -76,12 +77,59 @@ def log_payment_transition(payment: Payment, before: str, *, by=None, reason: st
     )
 
 
-def _complete_payment(invoice: Invoice, when, *, by=None, reason: str) -> None:
-    payment = Payment.objects.filter(invoice=invoice, status=PaymentStatus.WAITING).first()
-    if payment is not None:
-        payment.complete(when=when)
-        payment.save()
-        log_payment_transition(payment, PaymentStatus.WAITING, by=by, reason=reason)
+@dataclass
+class _Settlement:
+    """Money applied to locked invoices, with what that writes, collected so one invoice
+    or a whole chunk's are written the same way (`write`)."""
+
+    when: datetime
+    by: object
+    reason: str
+    allocations: list = field(default_factory=list)
+    invoices: list = field(default_factory=list)
+    paid: list = field(default_factory=list)
+    completed: list = field(default_factory=list)
+    invoice_logs: list = field(default_factory=list)
+    payment_logs: list = field(default_factory=list)
+
+    def apply(self, invoice: Invoice, share, payment: Payment | None) -> bool:
+        """Apply `share`; paid in full → paid, and its waiting payment completed."""
+        invoice.amount_paid += share
+        self.allocations.append(PaymentAllocation(invoice=invoice, amount=share))
+        self.invoices.append(invoice)
+        if invoice.amount_paid < invoice.total:
+            return False
+        before = _transition(invoice, "mark_paid", refusal="it cannot be paid.", when=self.when)
+        self.invoice_logs.append(
+            InvoiceStatusChange(
+                invoice=invoice,
+                from_status=before,
+                to_status=invoice.status,
+                changed_by=self.by,
+                reason=self.reason,
+            )
+        )
+        if payment is not None and payment.status == PaymentStatus.WAITING:
+            payment.complete(when=self.when)
+            self.completed.append(payment)
+            self.payment_logs.append(
+                PaymentStatusChange(
+                    payment=payment,
+                    from_status=PaymentStatus.WAITING,
+                    to_status=payment.status,
+                    changed_by=self.by,
+                    reason=self.reason,
+                )
+            )
+        self.paid.append(invoice)
+        return True
+
+    def write(self) -> None:
+        bulk_insert(self.allocations)
+        bulk_update_fields(self.invoices, ["amount_paid", "status", "paid_at"])
+        bulk_update_fields(self.completed, ["status", "completed_at"])
+        bulk_insert(self.invoice_logs)
+        bulk_insert(self.payment_logs)
 
 
 def apply_money(invoice: Invoice, share, *, when, by=None, reason: str) -> bool:
@@ -89,14 +137,10 @@ def apply_money(invoice: Invoice, share, *, when, by=None, reason: str) -> bool:
 
     Saves the invoice; returns whether it is now paid (the caller emits invoice.paid).
     """
-    invoice.amount_paid += share
-    PaymentAllocation.objects.create(invoice=invoice, amount=share)
-    paid = invoice.amount_paid >= invoice.total
-    if paid:
-        before = _transition(invoice, "mark_paid", refusal="it cannot be paid.", when=when)
-        _complete_payment(invoice, when, by=by, reason=reason)
-        log_transition(invoice, before, by=by, reason=reason)
-    invoice.save()
+    settlement = _Settlement(when=when, by=by, reason=reason)
+    waiting = Payment.objects.filter(invoice=invoice, status=PaymentStatus.WAITING).first()
+    paid = settlement.apply(invoice, share, waiting)
+    settlement.write()
     return paid
 
 
@@ -186,10 +230,7 @@ def allocate_money_many(rows: list[Balance], *, by=None) -> list[Invoice]:
     payments = {
         p.invoice_id: p for p in Payment.objects.filter(invoice_id__in=[i.pk for i, _ in plan])
     }
-    now = timezone.now()
-    reason = "Paid by money received."
-    allocations, invoice_logs, payment_logs, touched, paid = [], [], [], [], []
-    completed = []
+    settlement = _Settlement(when=timezone.now(), by=by, reason="Paid by money received.")
     left: dict[int, object] = {}
     for invoice, available in plan:
         available = left.get(invoice.account_id, available)
@@ -200,46 +241,16 @@ def allocate_money_many(rows: list[Balance], *, by=None) -> list[Invoice]:
         if share <= 0:
             continue
         left[invoice.account_id] = available - share
-        invoice.amount_paid += share
-        allocations.append(PaymentAllocation(invoice=invoice, amount=share))
-        touched.append(invoice)
-        if invoice.amount_paid < invoice.total:
-            continue
-        before = _transition(invoice, "mark_paid", refusal="it cannot be paid.", when=now)
-        invoice_logs.append(
-            InvoiceStatusChange(
-                invoice=invoice,
-                from_status=before,
-                to_status=invoice.status,
-                changed_by=by,
-                reason=reason,
-            )
-        )
-        if payment is not None and payment.status == PaymentStatus.WAITING:
-            payment.complete(when=now)
-            completed.append(payment)
-            payment_logs.append(
-                PaymentStatusChange(
-                    payment=payment,
-                    from_status=PaymentStatus.WAITING,
-                    to_status=payment.status,
-                    changed_by=by,
-                    reason=reason,
-                )
-            )
-        paid.append(invoice)
-    if not touched:
+        settlement.apply(invoice, share, payment)
+    if not settlement.invoices:
         return []
-    bulk_insert(allocations)
-    bulk_update_fields(touched, ["amount_paid", "status", "paid_at"])
-    bulk_update_fields(completed, ["status", "completed_at"])
-    bulk_insert(invoice_logs)
-    bulk_insert(payment_logs)
+    settlement.write()
+    paid = settlement.paid
     invoice_events_bulk(EventType.INVOICE_PAID, paid)
     for account_id in {i.account_id for i in paid}:
         if by_account[account_id].account.credit_blocked_by_overdue:
             lift_overdue_block(account_id, by=by)
-    warm_pdfs([i.pk for i in touched])
+    warm_pdfs([i.pk for i in settlement.invoices])
     return paid
 
 
@@ -292,7 +303,7 @@ def invoice_cancel(*, invoice_id: int, reason: str, cancelled_by=None) -> Invoic
                 idempotency_key=f"invoice:{invoice.pk}:cancel",
                 invoice=invoice,
                 created_at=now,
-                bill_at=max(now, row.billed_until or now),
+                bill_at=bill_at_for(created_at=now, period_end=None, billed_until=row.billed_until),
                 created_by=cancelled_by,
             )
             row.balance += invoice.total
