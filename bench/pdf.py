@@ -1,9 +1,10 @@
 """Invoice PDF rendering: our code path against bare WeasyPrint on the same HTML.
 
-    .venv/bin/python bench/pdf.py [--n 30] [--out /tmp/invoice.pdf]
+    DATABASE_URL=postgres://… .venv/bin/python bench/pdf.py [--n 30] [--out /tmp/invoice.pdf]
 
 Builds one realistic one-page invoice (ten lines of usage, six-decimal amounts) in a
-throw-away SQLite database through the real services, then times N renders of each,
+throw-away database `billing_bench_pdf` on DATABASE_URL's PostgreSQL server (created,
+then dropped at the end) through the real services, then times N renders of each,
 interleaved, after a warm-up:
 
   ours  invoice_pdf_html(invoice) + invoicing.pdf.render_pdf(html): the template, the
@@ -22,21 +23,36 @@ import io
 import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_PATH = Path(tempfile.gettempdir()) / "bench_pdf.sqlite3"  # /tmp/bench_pdf.sqlite3
+DB_NAME = "billing_bench_pdf"
 TARGET = 1.1
 
 sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "billing_site.settings.local"
-os.environ["DATABASE_URL"] = f"sqlite:///{DB_PATH}"
+if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    sys.exit("bench/pdf.py needs DATABASE_URL=postgres://… (make bench sets it)")
+SERVER_URL = urlsplit(os.environ["DATABASE_URL"])
+os.environ["DATABASE_URL"] = urlunsplit(SERVER_URL._replace(path=f"/{DB_NAME}"))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import django
+import psycopg
+from psycopg import sql
+
+
+def _scratch_database(*, create: bool) -> None:
+    """Drop the bench's database if it is there, and create it afresh when asked."""
+    admin = urlunsplit(SERVER_URL._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(DB_NAME)))
+        if create:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
+
 
 # (description, unit amounts): each unit amount is one ledger entry of kind usage.
 USAGE = [
@@ -99,7 +115,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the invoice's PDF here")
     args = parser.parse_args()
 
-    DB_PATH.unlink(missing_ok=True)
+    _scratch_database(create=True)
     django.setup()
     import weasyprint
     from pypdf import PdfReader
@@ -162,7 +178,10 @@ def main() -> None:
         f"ours/bare with the same font reuse: {ms['ours'] / ms['bare_fonts']:.3f} "
         "(the template, queries and formatting alone)"
     )
-    DB_PATH.unlink(missing_ok=True)
+    from django.db import connections
+
+    connections.close_all()
+    _scratch_database(create=False)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 `SELECT COUNT(*)` over the whole ledger takes seconds on PostgreSQL; the planner's row
 estimate (`pg_class.reltuples`, kept fresh by autovacuum) is free. It is used only for
 an unfiltered list of a large table, where a page count that is off by a little does no
-harm; filtered lists, small tables and SQLite count exactly.
+harm; filtered lists and small tables count exactly.
 """
 
 from django.core.paginator import Paginator
@@ -16,8 +16,6 @@ ESTIMATE_ABOVE = 100_000
 def estimated_rows(queryset) -> int | None:
     """The planner's estimate of the model table's rows; None when there is none."""
     connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return None
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",

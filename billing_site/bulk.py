@@ -3,11 +3,10 @@
 `bulk_create` builds a model instance per row, an INSERT with every value bound as a
 parameter, and prepares each value through its field; for the run's hundreds of
 thousands of lines, logs, payments, rounding entries and events that was most of the
-run's time. On PostgreSQL these helpers stream the rows with COPY through psycopg
+run's time. These helpers stream the rows with COPY through psycopg
 instead: one statement per model and chunk, with every trigger, CHECK, unique and
 foreign-key constraint applying as for an INSERT, and errors raised as Django's. Ids
-come from the table's own sequence, taken up front in one query. Elsewhere (SQLite on a
-laptop) they are `bulk_create`.
+come from the table's own sequence, taken up front in one query.
 
 Values are sent as given: the callers are services building new rows of concrete
 fields (attribute names, so `invoice_id` rather than `invoice`), with no database
@@ -75,11 +74,6 @@ def insert_rows(
     if not rows:
         return []
     extra, extra_values = _stamp_defaults(model, fields)  # refuses a missing callable default
-    if connection.vendor != "postgresql":
-        created = model.objects.bulk_create(
-            model(**dict(zip(fields, row, strict=True))) for row in rows
-        )
-        return [obj.pk for obj in created] if returning_ids else []
     meta = model._meta
     by_name = {f.attname: f for f in meta.concrete_fields}
     json_at = [i for i, name in enumerate(fields) if isinstance(by_name[name], models.JSONField)]
@@ -109,8 +103,6 @@ def bulk_insert(objs: Sequence[models.Model]) -> Sequence[models.Model]:
     if not objs:
         return objs
     model = type(objs[0])
-    if connection.vendor != "postgresql":
-        return model.objects.bulk_create(objs)
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     for obj in objs:
         for field in fields:
@@ -142,9 +134,6 @@ def bulk_update_fields(objs: Sequence[models.Model], fields: Sequence[str]) -> N
     if not objs:
         return
     model = type(objs[0])
-    if connection.vendor != "postgresql":
-        model.objects.bulk_update(objs, fields, batch_size=UPDATE_BATCH)
-        return
     meta = model._meta
     columns = [meta.get_field(name) for name in fields]
     casts = [meta.pk.db_type(connection), *(f.db_type(connection) for f in columns)]

@@ -49,8 +49,8 @@ def to_ledger_amount(value) -> Decimal:
 def exact(value) -> Decimal:
     """A database aggregate as a ledger Decimal.
 
-    PostgreSQL sums NUMERIC exactly; SQLite (the laptop database) sums decimals as
-    floats, so its sums are brought back to the ledger's six places.
+    PostgreSQL sums NUMERIC exactly but may widen the scale (an AVG, a division);
+    the books compare and store six places.
     """
     return Decimal(value).quantize(LEDGER_QUANTUM)
 

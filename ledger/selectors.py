@@ -167,8 +167,7 @@ def ledger_mismatches(chunk_size: int = 2000):
                 ("entry count", Decimal(row.entry_count), Decimal(computed["count"])),
             )
             for what, stored, actual in checks:
-                # SQLite sums decimals as floats; six places is the books' precision.
-                actual = exact(actual)
+                actual = exact(actual)  # six places, as the balance row stores it
                 if stored != actual:
                     yield LedgerMismatch(account_id, what, stored, actual)
 

@@ -1,16 +1,10 @@
-import pytest
+"""The suite runs on PostgreSQL only, the engine production runs: row locks, triggers,
+COPY and real concurrency are tested everywhere, never skipped."""
+
 from django.conf import settings
 
-IS_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
-requires_postgres = pytest.mark.skipif(
-    not IS_POSTGRES,
-    reason="needs PostgreSQL (row locks, triggers, real concurrency); "
-    "set DATABASE_URL=postgres://... to run it",
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.get_closest_marker("postgres"):
-            item.add_marker(requires_postgres)
+def pytest_configure(config):
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine != "django.db.backends.postgresql":
+        raise SystemExit(f"The tests run on PostgreSQL only; DATABASE_URL names {engine}.")

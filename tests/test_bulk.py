@@ -47,7 +47,7 @@ def test_a_row_breaking_a_constraint_refuses_the_whole_batch():
     with pytest.raises(IntegrityError), transaction.atomic():
         bulk_insert(logs)
         Event.objects.count()  # deferred foreign-key checks run at the latest here…
-        transaction.get_connection().check_constraints()  # …or here on SQLite
+        transaction.get_connection().check_constraints()  # …or here, at the latest
     assert InvoiceStatusChange.objects.filter(to_status="paid").count() == 0
 
 

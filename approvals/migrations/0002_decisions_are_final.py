@@ -1,13 +1,10 @@
-"""A decision is final in the database itself, not only in the services (DESIGN §5).
+"""A decision is final in the database itself, not only in the services.
 
 - A manual operation that is approved or declined can be neither updated nor deleted.
 - An account whose postpaid permission is approved or declined keeps it: an UPDATE that
   changes it is refused (other columns of the account still change freely).
 
 A shell session, a raw query or a future bug meets the same refusal as the API.
-SQLite drops a table's triggers when Django rebuilds the table, so a later migration
-that rebuilds accounts_billingaccount on SQLite must create the account trigger again
-(tests/approvals/test_database_rules.py notices).
 """
 
 from django.db import migrations
@@ -61,35 +58,13 @@ POSTGRES_DOWN = [
     "DROP TRIGGER IF EXISTS approvals_decided_operation_no_update ON approvals_manualoperation;",
     "DROP FUNCTION IF EXISTS approvals_decided_operation_is_final();",
 ]
-SQLITE_UP = [
-    """CREATE TRIGGER approvals_decided_operation_no_update
-       BEFORE UPDATE ON approvals_manualoperation
-       WHEN OLD.status IN ('approved', 'declined')
-       BEGIN SELECT RAISE(ABORT, 'decision final: a decided manual operation cannot be updated'); END;""",
-    """CREATE TRIGGER approvals_decided_operation_no_delete
-       BEFORE DELETE ON approvals_manualoperation
-       WHEN OLD.status IN ('approved', 'declined')
-       BEGIN SELECT RAISE(ABORT, 'decision final: a decided manual operation cannot be deleted'); END;""",
-    """CREATE TRIGGER approvals_postpaid_permission_final
-       BEFORE UPDATE OF postpaid_permission ON accounts_billingaccount
-       WHEN OLD.postpaid_permission IN ('approved', 'declined')
-            AND NEW.postpaid_permission IS NOT OLD.postpaid_permission
-       BEGIN SELECT RAISE(ABORT, 'decision final: an approved or declined postpaid permission cannot change'); END;""",
-]
-SQLITE_DOWN = [
-    "DROP TRIGGER IF EXISTS approvals_postpaid_permission_final;",
-    "DROP TRIGGER IF EXISTS approvals_decided_operation_no_delete;",
-    "DROP TRIGGER IF EXISTS approvals_decided_operation_no_update;",
-]
 
 
-def _run(statements_by_vendor):
+def _run(statements):
     def apply(apps, schema_editor):
-        statements = statements_by_vendor.get(schema_editor.connection.vendor)
-        if statements is None:
+        if schema_editor.connection.vendor != "postgresql":
             raise RuntimeError(
-                f"No decision-final triggers for {schema_editor.connection.vendor}; "
-                "the product runs on PostgreSQL or SQLite."
+                "The decision-final triggers are PL/pgSQL: the product runs on PostgreSQL."
             )
         for sql in statements:
             schema_editor.execute(sql, params=None)  # the PL/pgSQL uses % itself
@@ -105,7 +80,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(
-            _run({"postgresql": POSTGRES_UP, "sqlite": SQLITE_UP}),
-            _run({"postgresql": POSTGRES_DOWN, "sqlite": SQLITE_DOWN}),
+            _run(POSTGRES_UP),
+            _run(POSTGRES_DOWN),
         )
     ]

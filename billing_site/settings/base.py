@@ -7,6 +7,7 @@ Every knob that differs between a laptop and production is an environment variab
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -73,18 +74,15 @@ TEMPLATES = [
     },
 ]
 
-# SQLite by default so `make run` works on a bare machine; DATABASE_URL switches to
-# PostgreSQL. SQLite transactions start IMMEDIATE so that the web process and the
-# Celery worker serialise their writes instead of failing with "database is locked".
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A fresh clone has no var/ yet, and SQLite will not create the folder of its file.
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+# PostgreSQL everywhere. `make run` and `make test` start the embedded server
+# (scripts/embedded_db.py) and set DATABASE_URL; CI and production point it at theirs.
+if not env("DATABASE_URL", default=""):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set: `make run` and `make test` set it for the embedded "
+        "PostgreSQL; for another command use `.venv/bin/python scripts/embedded_db.py run -- "
+        "<command>` or set DATABASE_URL=postgres://user@host:port/name."
     )
+DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

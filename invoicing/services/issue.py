@@ -105,11 +105,9 @@ class _Billed:
 
 
 def _ids_param(ids) -> tuple[str, list]:
-    """`account_id` among `ids`: one array parameter on PostgreSQL (a query with thousands
-    of placeholders costs more to send and parse than to run), placeholders elsewhere."""
-    if connection.vendor == "postgresql":
-        return "= ANY(%s)", [list(ids)]
-    return f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
+    """`account_id` among `ids`: one array parameter (a query with thousands of
+    placeholders costs more to send and parse than to run)."""
+    return "= ANY(%s)", [list(ids)]
 
 
 def _billed_by_account(account_ids, boundary: datetime, *, dated: bool) -> dict[int, _Billed]:
@@ -137,13 +135,9 @@ def _billed_by_account(account_ids, boundary: datetime, *, dated: bool) -> dict[
         )
         groups = cursor.fetchall()
     billed: dict[int, _Billed] = {}
-    # SQLite hands raw datetimes back as text; psycopg as aware datetimes.
-    convert = getattr(connection.ops, "convert_datetimefield_value", None) if dated else None
     for account_id, kind, description, quantity, amount, _first, *first_booked in groups:
         amount = exact(amount)
-        when = first_booked[0] if first_booked else None
-        if convert is not None and when is not None:
-            when = convert(when, None, connection)
+        when = first_booked[0] if first_booked else None  # aware: the connection is in UTC
         found = billed.get(account_id)
         if found is None:
             found = billed[account_id] = _Billed([], ZERO, when)

@@ -24,28 +24,15 @@ POSTGRES_DOWN = """
 DROP TRIGGER IF EXISTS ledger_entry_append_only ON ledger_entry;
 DROP FUNCTION IF EXISTS ledger_entry_append_only();
 """
-SQLITE_UP = [
-    """CREATE TRIGGER ledger_entry_no_update BEFORE UPDATE ON ledger_entry
-       BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: UPDATE refused'); END;""",
-    """CREATE TRIGGER ledger_entry_no_delete BEFORE DELETE ON ledger_entry
-       BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: DELETE refused'); END;""",
-]
-SQLITE_DOWN = [
-    "DROP TRIGGER IF EXISTS ledger_entry_no_update;",
-    "DROP TRIGGER IF EXISTS ledger_entry_no_delete;",
-]
 
 
-def _run(statements_by_vendor):
+def _run(statements):
     def apply(apps, schema_editor):
-        statements = statements_by_vendor.get(schema_editor.connection.vendor)
-        if statements is None:
+        if schema_editor.connection.vendor != "postgresql":
             raise RuntimeError(
-                f"No append-only trigger for {schema_editor.connection.vendor}; "
-                "the ledger runs on PostgreSQL or SQLite."
+                "The ledger's triggers are PL/pgSQL: the product runs on PostgreSQL."
             )
-        for sql in [statements] if isinstance(statements, str) else statements:
-            schema_editor.execute(sql, params=None)  # the PL/pgSQL uses % itself
+        schema_editor.execute(statements, params=None)  # the PL/pgSQL uses % itself
 
     return apply
 
@@ -55,7 +42,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(
-            _run({"postgresql": POSTGRES_UP, "sqlite": SQLITE_UP}),
-            _run({"postgresql": POSTGRES_DOWN, "sqlite": SQLITE_DOWN}),
+            _run(POSTGRES_UP),
+            _run(POSTGRES_DOWN),
         )
     ]

@@ -8,8 +8,7 @@
   when its billing instant is before the account's cut-off (unless booked for an invoice
   by name, which must be an invoice of its own account), and a cut-off only moves
   forward. The append-only triggers are lifted here for the copy (a schema change, not
-  a booking) and put back by 0006; SQLite would lose them anyway when the table is
-  rebuilt.
+  a booking) and put back by 0006.
 """
 
 import importlib
@@ -71,37 +70,9 @@ DROP FUNCTION IF EXISTS ledger_entry_after_cutoff();
 DROP TRIGGER IF EXISTS ledger_balance_cutoff_forward ON ledger_balance;
 DROP FUNCTION IF EXISTS ledger_balance_cutoff_forward();
 """
-# SQLite checks a trigger's tables when it renames a table, so this one is created by
-# migration 0006, after invoicing's last rebuild of its invoice table (a later rebuild
-# must drop it first and put it back).
-SQLITE_OWN_INVOICE_UP = [
-    """CREATE TRIGGER ledger_entry_for_own_invoice BEFORE INSERT ON ledger_entry
-       WHEN NEW.invoice_id IS NOT NULL AND NEW.account_id IS NOT
-            (SELECT account_id FROM invoicing_invoice WHERE id = NEW.invoice_id)
-       BEGIN SELECT RAISE(ABORT,
-           'ledger entry booked for another account''s invoice refused'); END;""",
-]
-SQLITE_OWN_INVOICE_DOWN = ["DROP TRIGGER IF EXISTS ledger_entry_for_own_invoice;"]
-SQLITE_UP = [
-    """CREATE TRIGGER ledger_entry_after_cutoff BEFORE INSERT ON ledger_entry
-       WHEN NEW.invoice_id IS NULL AND NEW.bill_at <
-            (SELECT billed_until FROM ledger_balance WHERE account_id = NEW.account_id)
-       BEGIN SELECT RAISE(ABORT,
-           'ledger entry billed before the account''s billing cut-off refused'); END;""",
-    """CREATE TRIGGER ledger_balance_cutoff_forward BEFORE UPDATE OF billed_until
-       ON ledger_balance
-       WHEN OLD.billed_until IS NOT NULL
-            AND (NEW.billed_until IS NULL OR NEW.billed_until < OLD.billed_until)
-       BEGIN SELECT RAISE(ABORT, 'the billing cut-off only moves forward'); END;""",
-]
-SQLITE_DOWN = [
-    "DROP TRIGGER IF EXISTS ledger_entry_after_cutoff;",
-    "DROP TRIGGER IF EXISTS ledger_balance_cutoff_forward;",
-]
-
 run = append_only._run
-lift_append_only = run({"postgresql": append_only.POSTGRES_DOWN, "sqlite": append_only.SQLITE_DOWN})
-restore_append_only = run({"postgresql": append_only.POSTGRES_UP, "sqlite": append_only.SQLITE_UP})
+lift_append_only = run(append_only.POSTGRES_DOWN)
+restore_append_only = run(append_only.POSTGRES_UP)
 
 
 class Migration(migrations.Migration):

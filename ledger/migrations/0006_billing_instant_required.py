@@ -32,9 +32,7 @@ class Migration(migrations.Migration):
         ),
         migrations.RunPython(billing_instant.restore_append_only, billing_instant.lift_append_only),
         migrations.RunPython(
-            run({"postgresql": billing_instant.POSTGRES_UP, "sqlite": billing_instant.SQLITE_UP}),
-            run(
-                {"postgresql": billing_instant.POSTGRES_DOWN, "sqlite": billing_instant.SQLITE_DOWN}
-            ),
+            run(billing_instant.POSTGRES_UP),
+            run(billing_instant.POSTGRES_DOWN),
         ),
     ]

@@ -1,36 +1,10 @@
 """Fewer indexes to write per entry: the (account, …) indexes serve look-ups by account,
 and the invoice an entry was booked for gets a partial index (almost every entry has none).
-
-SQLite rebuilds the table to alter a field and drops its triggers with it: they are put
-back afterwards (and after the reverse, for the same reason), with the one that checks
-an entry's named invoice belongs to its account (see 0004). PostgreSQL keeps them.
 """
-
-import importlib
 
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
-
-append_only = importlib.import_module("ledger.migrations.0002_append_only_trigger")
-billing_instant = importlib.import_module("ledger.migrations.0004_billing_instant")
-
-
-def restore_sqlite_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "sqlite":
-        return
-    for statement in [
-        *append_only.SQLITE_DOWN,
-        *billing_instant.SQLITE_DOWN,
-        *billing_instant.SQLITE_OWN_INVOICE_DOWN,
-    ]:
-        schema_editor.execute(statement)
-    for statement in [
-        *append_only.SQLITE_UP,
-        *billing_instant.SQLITE_UP,
-        *billing_instant.SQLITE_OWN_INVOICE_UP,
-    ]:
-        schema_editor.execute(statement)
 
 
 class Migration(migrations.Migration):
@@ -42,7 +16,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(migrations.RunPython.noop, restore_sqlite_triggers),
         migrations.AlterField(
             model_name="entry",
             name="account",
@@ -74,5 +47,4 @@ class Migration(migrations.Migration):
                 name="entry_booked_for_invoice",
             ),
         ),
-        migrations.RunPython(restore_sqlite_triggers, migrations.RunPython.noop),
     ]

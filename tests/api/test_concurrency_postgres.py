@@ -47,7 +47,6 @@ def _key_with(*codenames) -> str:
     return api_key_create(user=user, name="race")[1]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_charges_with_one_key_book_once_and_answer_alike():
     account = AccountFactory(funds="100")
@@ -62,7 +61,6 @@ def test_concurrent_charges_with_one_key_book_once_and_answer_alike():
     assert account_figures(account.pk).balance == 93
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_client_creations_with_one_key_make_one_client():
     # No ledger lock here: only the unique index on the idempotency record meets them.

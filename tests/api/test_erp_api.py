@@ -1,6 +1,6 @@
 """The external ERP's side of the API (API.md invoice and payment rows, DESIGN §4).
 
-The whole flow runs through the API on SQLite and on PostgreSQL: close → payment waiting
+The whole flow runs through the API: close → payment waiting
 without a due date (not payable) → approve with a due date and an external total in
 another currency (not payable from balance) → receipt upload → payment approved →
 invoice paid, the books consistent.
@@ -420,7 +420,6 @@ def test_the_schema_documents_the_erp_endpoints():
     assert "multipart/form-data" in receipt_body["requestBody"]["content"]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_payment_approvals_book_once():
     user = UserFactory(username="erp-race")

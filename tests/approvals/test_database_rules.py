@@ -1,6 +1,6 @@
 """The database keeps decisions final whoever writes (migration 0002), and its
-constraints keep the queue consistent. Runs on SQLite and PostgreSQL; each refused
-statement runs in its own savepoint so the test transaction survives it."""
+constraints keep the queue consistent. Each refused statement runs in its own
+savepoint so the test transaction survives it."""
 
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction

@@ -22,14 +22,13 @@ def test_entries_and_invoices_changelists_use_the_estimating_paginator():
         assert model_admin.raw_id_fields or model_admin.autocomplete_fields
 
 
-def test_small_tables_and_sqlite_count_exactly():
+def test_small_tables_count_exactly():
     for n in range(3):
         AccountFactory(funds=str(10 + n))
     entries = Entry.objects.all()
     assert EstimatedCountPaginator(entries, 100).count == Entry.objects.count() == 3
 
 
-@pytest.mark.postgres
 def test_the_estimate_is_the_planners_row_count_after_analyze():
     for n in range(4):
         AccountFactory(funds=str(10 + n))
@@ -38,7 +37,6 @@ def test_the_estimate_is_the_planners_row_count_after_analyze():
     assert admin_paginator.estimated_rows(Entry.objects.all()) == Entry.objects.count() == 4
 
 
-@pytest.mark.postgres
 def test_an_unfiltered_large_table_uses_the_estimate_and_a_filtered_one_counts(monkeypatch):
     accounts = [AccountFactory(funds=str(10 + n)) for n in range(4)]
     # A big table without writing a million rows: the planner's figure, as it would read.
@@ -48,7 +46,6 @@ def test_an_unfiltered_large_table_uses_the_estimate_and_a_filtered_one_counts(m
     assert EstimatedCountPaginator(filtered, 100).count == 1
 
 
-@pytest.mark.postgres
 def test_a_table_without_statistics_counts_exactly(monkeypatch):
     AccountFactory(funds="5")
     monkeypatch.setattr(admin_paginator, "estimated_rows", lambda queryset: None)

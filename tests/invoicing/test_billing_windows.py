@@ -177,7 +177,6 @@ def test_verify_ledger_names_an_invoice_whose_window_leaves_a_gap(account):
     assert any(second.number in p and "previous one ended" in p for p in problems), problems
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_charges_racing_the_monthly_run_land_on_exactly_one_invoice():
     """Threads charge while the run bills the same accounts: each charge is either on

@@ -92,8 +92,8 @@ def test_lines_sum_the_billed_entries_by_kind_and_description():
 
 @pytest.mark.parametrize(("count", "amount"), [(31, "0.03"), (100, "0.07")])
 def test_many_small_charges_adding_up_to_whole_cents_book_no_rounding_entry(count, amount):
-    """SQLite sums these in floating point (31 × 0.03 = 0.930000000000001): the run must
-    still bill exactly 0.93 and book no rounding of ~1e-15."""
+    """31 × 0.03 is 0.930000000000001 in binary floating point: the run must bill
+    exactly 0.93 and book no rounding of ~1e-15."""
     account = AccountFactory(payment_mode="postpaid")
     for n in range(count):
         charge(account, amount, at(2026, 11, 1 + n % 30, 10, n % 60, n // 60), key=f"c{n}")

@@ -81,7 +81,6 @@ def run_in_threads(work: list[Callable[[], object]]) -> list:
     return results
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @time_machine.travel(at(2026, 12, 1, 0, 5))  # the run on its billing day
 def test_workers_billing_chunks_at_once_share_one_gapless_series():
@@ -105,7 +104,6 @@ def test_workers_billing_chunks_at_once_share_one_gapless_series():
     assert_books_agree()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @time_machine.travel(at(2026, 12, 1, 0, 5))  # the run on its billing day
 def test_one_chunk_billed_by_two_workers_at_once_is_billed_once():

@@ -124,7 +124,6 @@ def crash_on_call(monkeypatch, name: str, call: int, *, after: bool):
     monkeypatch.setattr(issue_module, name, flaky)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @time_machine.travel(at(2026, 12, 1, 0, 5))  # the run on its billing day
 def test_a_run_interrupted_between_and_inside_chunks_finishes_like_an_uninterrupted_one(
@@ -172,7 +171,7 @@ def test_a_run_interrupted_between_and_inside_chunks_finishes_like_an_uninterrup
 
 @pytest.mark.django_db
 def test_a_chunk_that_dies_after_writing_leaves_no_trace_and_the_rerun_bills_it(monkeypatch):
-    """The same rollback on any database (on SQLite the chunk is a savepoint)."""
+    """The same rollback inside the test's transaction (the chunk is a savepoint)."""
     ids = build_accounts(6, "s")
     before = footprint()
     crash_on_call(monkeypatch, "allocate_money_many", 1, after=False)

@@ -76,7 +76,7 @@ def test_verify_ledger_exits_1_and_names_the_tampered_invoice(invoices, tamper, 
 
 
 def test_verify_ledger_passes_on_healthy_books_whose_amounts_are_not_binary_fractions():
-    """SQLite sums these entries in floating point to -0.9999999999999929."""
+    """In binary floating point these entries sum to -0.9999999999999929."""
     account = AccountFactory(payment_mode="credit_limit", credit_limit="1000")
     charge(account, "80.004", at(2026, 11, 10))
     charge(account, "19.99", at(2026, 11, 28))
@@ -84,7 +84,7 @@ def test_verify_ledger_passes_on_healthy_books_whose_amounts_are_not_binary_frac
     assert Invoice.objects.get(account=account).total == Decimal("99.99")
     pay(account, "50", at(2026, 12, 5))
     pay(account, "49.99", at(2026, 12, 6))
-    charge(account, "1", at(2026, 12, 7))  # Σ entries is -1 exactly; SQLite says -0.99999…
+    charge(account, "1", at(2026, 12, 7))  # Σ entries is -1 exactly; floats say -0.99999…
 
     out, err = verify()
 

@@ -95,10 +95,8 @@ def test_amounts_of_up_to_fifteen_digits_are_booked_exactly(account, amount):
     assert _books(account)[0] == -Decimal(amount)
 
 
-@pytest.mark.postgres
 def test_the_largest_amount_is_booked_to_the_last_digit(account):
-    # 19 significant digits: exact in NUMERIC(20, 6). SQLite keeps decimals as 8-byte
-    # floats (about 15 significant digits), so there it would come back rounded.
+    # 19 significant digits: exact in NUMERIC(20, 6); an 8-byte float keeps about 15.
     amount = "9999999999999.999999"
 
     booking = ledger_charge(account_id=account.pk, amount=amount, idempotency_key="c1")

@@ -1,6 +1,6 @@
 """Entries are never updated or deleted, whoever asks: the database refuses it.
 
-Both databases carry a trigger (migration 0002), so these run on SQLite and PostgreSQL.
+The database carries a trigger (migration 0002).
 Each refused statement runs in its own savepoint so the test transaction survives it.
 """
 

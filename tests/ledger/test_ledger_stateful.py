@@ -334,7 +334,6 @@ class LedgerMachine(RuleBasedStateMachine):
         held = Reservation.objects.filter(
             account=self.account, status=ReservationStatus.PENDING
         ).aggregate(total=Sum("amount"))["total"]
-        # exact(): SQLite adds decimals as binary floats (on PostgreSQL a no-op).
         assert row.balance == exact(sums["balance"] or ZERO) == self.balance
         assert row.unbilled == exact(sums["unbilled"] or ZERO) == self.unbilled
         assert row.reserved == exact(held or ZERO) == self.reserved

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from accounts.models import BillingAccount, CreditLimitScope, CreditStatus, PaymentMode
 from ledger.selectors import usable_amount, usable_sql
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 amounts = st.decimals(
     min_value=Decimal("-1000000"), max_value=Decimal("1000000"), places=6, allow_nan=False

@@ -19,7 +19,7 @@ from tests.ledger.test_concurrency import run_in_threads
 
 from .helpers import d, fresh, on, order, renew
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def test_eight_simultaneous_runs_renew_each_subscription_once(basic, metered):
