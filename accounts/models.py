@@ -92,6 +92,12 @@ class BillingAccount(models.Model):
         editable=False,
         help_text="Blocked by the overdue rule, so paying the overdue invoices unblocks it.",
     )
+    credit_block_reason = models.TextField(
+        blank=True,
+        editable=False,
+        help_text="Why the credit is blocked, as recorded by the block: what staff typed, or "
+        "the overdue invoice the overdue rule blocked it for. The client is told this.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -126,6 +132,12 @@ class BillingAccount(models.Model):
                 name="account_credit_limit_scope_valid",
                 condition=Q(credit_limit_scope__in=CreditLimitScope.values),
             ),
+            # A blocked credit always says why, and an active one has nothing to explain.
+            models.CheckConstraint(
+                name="account_credit_block_reason_iff_blocked",
+                condition=(Q(credit_status=CreditStatus.BLOCKED) & ~Q(credit_block_reason=""))
+                | (~Q(credit_status=CreditStatus.BLOCKED) & Q(credit_block_reason="")),
+            ),
         ]
         indexes = [
             models.Index(fields=["payment_mode", "credit_status"]),
@@ -133,6 +145,12 @@ class BillingAccount(models.Model):
 
     def __str__(self):
         return f"{self.client.name} ({self.currency})"
+
+    @property
+    def credit_block_why(self) -> str:
+        """The recorded reason of the block as one sentence, for the client's eyes."""
+        reason = self.credit_block_reason.strip().rstrip(".").strip()
+        return f"{reason}." if reason else "No reason was recorded."
 
     # Credit status: only credit-limit accounts are ever blocked, and only by the
     # overdue rule or by staff; the services lock the row before calling these.
@@ -142,12 +160,14 @@ class BillingAccount(models.Model):
         target=CreditStatus.BLOCKED,
         conditions=[lambda a: a.payment_mode == PaymentMode.CREDIT_LIMIT],
     )
-    def block_credit(self, *, by_overdue: bool = False):
+    def block_credit(self, *, reason: str, by_overdue: bool = False):
         self.credit_blocked_by_overdue = by_overdue
+        self.credit_block_reason = reason
 
     @transition(field=credit_status, source=CreditStatus.BLOCKED, target=CreditStatus.ACTIVE)
     def unblock_credit(self):
         self.credit_blocked_by_overdue = False
+        self.credit_block_reason = ""
 
     @transition(
         field=postpaid_permission,

@@ -196,15 +196,27 @@ def _record_state(account, field, before, reason, by):
     )
 
 
-def _move_credit_status(account_id, *, method, refusal, reason, changed_by, **kwargs):
+CREDIT_BLOCK_FIELDS = ["credit_status", "credit_blocked_by_overdue", "credit_block_reason"]
+
+
+def _clean_reason(reason) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why: it is kept in the history.", field="reason")
+    return reason
+
+
+def _move_credit_status(account_id, *, move, refusal, reason, changed_by):
+    """Move the locked account's credit status with `move` (its transition), record who,
+    when and why, and tell the client."""
     with transaction.atomic():
         account = lock_books(account_id).account
         before = account.credit_status
         try:
-            getattr(account, method)(**kwargs)
+            move(account)
         except TransitionNotAllowed:
             raise InvalidTransition(refusal, field="credit_status") from None
-        account.save(update_fields=["credit_status", "credit_blocked_by_overdue"])
+        account.save(update_fields=CREDIT_BLOCK_FIELDS)
         _record_state(account, "credit_status", before, reason, changed_by)
         # Imported here: notifications renders accounts through the API's serializers.
         from notifications.services import account_event
@@ -219,25 +231,42 @@ def account_block_credit(
 ) -> BillingAccount:
     """Block a credit-limit account's credit: it may then spend only its own funds.
 
-    `by_overdue` marks the overdue rule's blocks, which lift by themselves once no
-    overdue invoice is left; a block set by staff stays until staff lifts it.
+    `reason` is recorded on the account too: every refusal, notification and portal
+    notice gives it to the client while the block lasts. `by_overdue` marks the overdue
+    rule's blocks, which lift by themselves once no overdue invoice is left; a block set
+    by staff stays until staff lifts it.
     """
+    reason = _clean_reason(reason)
     return _move_credit_status(
         account_id,
-        method="block_credit",
+        move=lambda account: account.block_credit(reason=reason, by_overdue=by_overdue),
         refusal="Only the active credit of a credit-limit account can be blocked.",
         reason=reason,
         changed_by=changed_by,
-        by_overdue=by_overdue,
     )
+
+
+def account_restate_credit_block(*, account_id: int, reason: str) -> BillingAccount:
+    """Bring a block's recorded reason up to date without moving the credit status.
+
+    The overdue rule's block outlives the invoice it named when another invoice is still
+    overdue: the client is then told about that one, never about an invoice it paid.
+    """
+    reason = _clean_reason(reason)
+    with transaction.atomic():
+        account = lock_books(account_id).account
+        if account.credit_status == CreditStatus.BLOCKED and account.credit_block_reason != reason:
+            account.credit_block_reason = reason
+            account.save(update_fields=["credit_block_reason"])
+    return account
 
 
 def account_unblock_credit(*, account_id: int, reason: str, changed_by=None) -> BillingAccount:
     return _move_credit_status(
         account_id,
-        method="unblock_credit",
+        move=lambda account: account.unblock_credit(),
         refusal="The credit is not blocked.",
-        reason=reason,
+        reason=_clean_reason(reason),
         changed_by=changed_by,
     )
 

@@ -1,5 +1,6 @@
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
 
 from .errors import not_found_view
 from .views import approvals as approval_views
@@ -31,8 +32,21 @@ from .views.ledger import (
 
 app_name = "api"
 
+# The schema and the reference pages describe the API and hold no data: readable without
+# a key, so a browser opens the reference and the page loads the schema it shows.
+# Both pages take Swagger UI and Redoc from the static files (drf-spectacular-sidecar).
+_public = {"permission_classes": [AllowAny]}
+
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SpectacularAPIView.as_view(**_public), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **_public), name="docs"),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(
+            url_name="api:schema", template_name="api/redoc.html", **_public
+        ),
+        name="redoc",
+    ),
     path("clients/", ClientCreateView.as_view(), name="client-list"),
     path("clients/<int:client_id>/users/", ClientUserCreateView.as_view(), name="client-users"),
     path("accounts/", AccountListView.as_view(), name="account-list"),

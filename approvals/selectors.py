@@ -40,7 +40,7 @@ def waiting_orders(account_id: int) -> list:
         Subscription.objects.filter(
             account_id=account_id, status=SubscriptionStatus.PENDING_APPROVAL
         )
-        .select_related("plan", "ordered_by")
+        .select_related("plan", "account", "ordered_by")
         .order_by("created_at", "id")
     )
 

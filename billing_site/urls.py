@@ -3,6 +3,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django.urls import include, path
 
+from .views import start_page
+
 
 def healthz(request):
     """200 when the database answers, 503 when it does not."""
@@ -15,6 +17,7 @@ def healthz(request):
 
 
 urlpatterns = [
+    path("", start_page, name="start"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("portal/", include("portal.urls")),

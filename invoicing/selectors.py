@@ -14,6 +14,15 @@ from .models import Invoice, InvoiceLine, InvoiceStatus, Payment
 _BILLABLE = sorted(BILLABLE_KINDS)
 
 
+def oldest_overdue_invoice(account_id: int) -> Invoice | None:
+    """The overdue invoice the client should pay first (the one the overdue block names)."""
+    return (
+        Invoice.objects.filter(account_id=account_id, status=InvoiceStatus.OVERDUE)
+        .order_by("due_date", "issued_on", "id")
+        .first()
+    )
+
+
 def invoice_entries(invoice: Invoice):
     """The ledger entries an invoice billed: those booked for it by name, and the
     account's billable entries whose billing instant falls in its window."""

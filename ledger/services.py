@@ -102,9 +102,11 @@ def _refuse_unless_usable(row: Balance, amount: Decimal) -> None:
     if account.payment_mode == PaymentMode.CREDIT_LIMIT and (
         account.credit_status == CreditStatus.BLOCKED
     ):
+        # The reason recorded by the block (what staff typed, or the overdue invoice),
+        # never a guess: a block set by hand has nothing to do with invoices.
         raise CreditBlocked(
-            f"The account's credit is blocked because an invoice is overdue; it can spend "
-            f"only its own funds ({max(usable, Decimal(0))} {currency} usable, "
+            f"The account's credit is blocked: {account.credit_block_why} It can spend only "
+            f"its own funds ({max(usable, Decimal(0))} {currency} usable, "
             f"{amount} {currency} asked).",
             field="amount",
         )

@@ -11,7 +11,7 @@ from django.http import Http404
 from accounts.admin.display import amount_text
 from accounts.models import BillingAccount, ClientUser, CreditStatus, PaymentMode
 from invoicing.models import Invoice, InvoiceStatus, PaymentStatus
-from invoicing.selectors import invoices_visible
+from invoicing.selectors import invoices_visible, oldest_overdue_invoice
 from ledger.selectors import Figures, account_figures
 from subscriptions.models import (
     PaymentRequest,
@@ -84,16 +84,16 @@ class CreditNotice:
 
 
 def credit_notice(account: BillingAccount) -> CreditNotice | None:
-    """For blocked credit: why, and which invoice to pay to unblock it."""
+    """For blocked credit: the block's reason, and which invoice to pay when paying lifts it.
+
+    Only the overdue rule's block lifts when the overdue invoices are paid; a block set by
+    staff gives the reason staff recorded, whatever else is overdue meanwhile.
+    """
     if account.payment_mode != PaymentMode.CREDIT_LIMIT:
         return None
     if account.credit_status != CreditStatus.BLOCKED:
         return None
-    overdue = (
-        Invoice.objects.filter(account=account, status=InvoiceStatus.OVERDUE)
-        .order_by("due_date", "issued_on", "id")
-        .first()
-    )
+    overdue = oldest_overdue_invoice(account.pk) if account.credit_blocked_by_overdue else None
     if overdue is not None:
         due = f"{overdue.due_date:%d %b %Y}" if overdue.due_date else "no due date"
         return CreditNotice(
@@ -102,8 +102,8 @@ def credit_notice(account: BillingAccount) -> CreditNotice | None:
             overdue,
         )
     return CreditNotice(
-        "Your credit is blocked by our billing team: you can spend only the money on your "
-        "balance. Contact us to have it unblocked.",
+        f"Your credit is blocked by our billing team: {account.credit_block_why} You can "
+        "spend only the money on your balance; contact us to have it unblocked",
         None,
     )
 

@@ -62,9 +62,8 @@ class Plan(models.Model):
     price = _amount_field(help_text="Monthly price; a change applies from the next period.")
     currency = models.CharField(
         max_length=3,
-        blank=True,
-        help_text="ISO 4217: only accounts in it order. Empty: sold in every currency, the "
-        "price read in the ordering account's own.",
+        help_text="ISO 4217: the price is in it, and only accounts keeping their books in it "
+        "order the plan.",
     )
     charging = models.CharField(max_length=10, choices=Charging.choices, default=Charging.PREPAY)
     trial_days = models.PositiveSmallIntegerField(
@@ -81,6 +80,10 @@ class Plan(models.Model):
             models.CheckConstraint(
                 name="plan_charging_valid", condition=Q(charging__in=Charging.values)
             ),
+            # A price means nothing without its currency: three capitals, never empty.
+            models.CheckConstraint(
+                name="plan_currency_iso_code", condition=Q(currency__regex=r"^[A-Z]{3}$")
+            ),
         ]
 
     def __str__(self):
@@ -91,7 +94,7 @@ class Plan(models.Model):
         return self.charging == Charging.POSTPAY
 
     def sold_in(self, currency: str) -> bool:
-        return not self.currency or self.currency == currency
+        return self.currency == currency
 
 
 class SubscriptionStatus(models.TextChoices):

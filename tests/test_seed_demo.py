@@ -20,6 +20,7 @@ from accounts.models import (
 )
 from ledger.models import Entry, Reservation, ReservationStatus
 from ledger.selectors import account_figures, ledger_mismatches
+from tests.html import parse
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +194,100 @@ def test_seed_demo_on_a_billing_day_leaves_last_months_erp_invoices_open():
         assert {"approved", "overdue", "paid", "cancelled", "open"} <= states
         assert account("Helios SARL").credit_status == CreditStatus.ACTIVE
         assert list(ledger_mismatches()) == []
+
+
+def test_the_manager_opens_the_waiting_manual_operation_on_demo_data(client):
+    """The queue entry shows the waiting order's monthly price in the account's currency."""
+    from approvals.models import ManualOperation
+
+    seed()
+    (operation,) = ManualOperation.objects.filter(status="pending")
+    assert client.login(username="manager", password="back-office-manager")
+
+    response = client.get(f"/admin/approvals/pendingmanualoperation/{operation.pk}/change/")
+
+    assert response.status_code == 200
+    orders = parse(response.content).find("div", class_="form-row field-orders")
+    assert orders is not None
+    waiting = orders.find("div", class_="readonly").text
+    assert "SIP trunk, 30 channels" in waiting
+    assert "150.00 EUR a month" in waiting
+
+
+def test_every_demo_plan_is_sold_in_the_currency_of_the_accounts_that_buy_it():
+    from subscriptions.models import Plan, Subscription
+
+    seed()
+    currencies = dict(Plan.objects.values_list("code", "currency"))
+    assert all(len(code) == 3 and code.isupper() for code in currencies.values()), currencies
+    assert {"USD", "EUR"} <= set(currencies.values())
+    for subscription in Subscription.objects.select_related("plan", "account"):
+        assert subscription.plan.currency == subscription.account.currency, subscription
+
+
+def _logins(output: str) -> dict[str, list[str]]:
+    """The printed login table: username → the rest of its row."""
+    rows = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if parts and parts[0] in {"admin", "billing", "manager", "customer"} and len(parts) > 2:
+            rows[parts[0]] = parts[1:]
+    return rows
+
+
+def test_seed_demo_prints_where_each_login_signs_in(monkeypatch):
+    monkeypatch.setenv("PORT", "9000")
+    rows = _logins(seed())
+
+    assert set(rows) == {"admin", "billing", "manager", "customer"}
+    for staff in ("admin", "billing", "manager"):
+        assert "http://127.0.0.1:9000/admin/" in rows[staff], rows[staff]
+        assert "http://127.0.0.1:9000/portal/" not in rows[staff]
+    assert "http://127.0.0.1:9000/portal/" in rows["customer"], rows["customer"]
+    assert "http://127.0.0.1:9000/admin/" not in rows["customer"]
+
+
+def test_a_demo_invoice_paid_before_its_due_date_never_goes_overdue(
+    django_capture_on_commit_callbacks,
+):
+    """Helios pays its October invoice on 6 Nov, due 15 Nov: seeded on 1 Dec it is paid,
+    was never overdue, nobody was told it was, and its credit is not blocked for it."""
+    from django.core import mail
+
+    from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, InvoiceStatusChange
+    from notifications.models import Event
+
+    with (
+        time_machine.travel(datetime(2026, 12, 1, 10, tzinfo=UTC)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        seed()  # the e-mails go out as after a commit
+    helios = account("Helios SARL")
+    october = Invoice.objects.get(
+        account=helios, kind=InvoiceKind.CREDIT, period_start="2026-10-01"
+    )
+
+    assert october.status == InvoiceStatus.PAID
+    assert october.due_date.isoformat() == "2026-11-15"
+    assert october.paid_at.date().isoformat() <= "2026-11-15"
+    history = list(
+        InvoiceStatusChange.objects.filter(invoice=october)
+        .order_by("changed_at", "id")
+        .values_list("to_status", flat=True)
+    )
+    assert InvoiceStatus.OVERDUE not in history
+    assert history[-1] == InvoiceStatus.PAID
+    overdue_events = Event.objects.filter(type="invoice.overdue", account=helios)
+    assert not overdue_events.exists()
+    to_helios = [m.subject for m in mail.outbox if m.to == [helios.client.email]]
+    assert f"Invoice {october.number}: 300.00 EUR, due 2026-11-15" in to_helios
+    assert f"Invoice {october.number} is overdue" not in to_helios
+    assert "Your credit is blocked" not in to_helios
+    assert not Event.objects.filter(type="credit.blocked", account=helios).exists()
+    assert helios.credit_status == CreditStatus.ACTIVE
+    assert not helios.credit_blocked_by_overdue
+    # The other client who left its October invoice unpaid is overdue and blocked for it.
+    delta = account("Delta Logistics")
+    assert Invoice.objects.get(account=delta, period_start="2026-10-01").status == "overdue"
+    assert delta.credit_blocked_by_overdue
+    assert list(ledger_mismatches()) == []

@@ -45,6 +45,11 @@ class AccountSerializer(serializers.Serializer):
     )
     payment_term_days = serializers.IntegerField(source="account.payment_term_days")
     credit_status = serializers.ChoiceField(CreditStatus.choices, source="account.credit_status")
+    credit_block_reason = serializers.CharField(
+        source="account.credit_block_reason",
+        help_text="Why the credit is blocked, as recorded by the block (what staff typed, or "
+        "the overdue invoice); empty while the credit is active.",
+    )
     postpaid_permission = serializers.ChoiceField(
         PostpaidPermission.choices, source="account.postpaid_permission"
     )

@@ -32,6 +32,9 @@ class PlanSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     price = MoneyField(help_text="Monthly price.")
+    currency = serializers.CharField(
+        help_text="ISO 4217: only accounts keeping their books in it order the plan."
+    )
     charging = serializers.ChoiceField(Charging.choices)
     trial_days = serializers.IntegerField()
     active = serializers.BooleanField()
@@ -66,6 +69,13 @@ class _PricedInput(serializers.Serializer):
 
 
 class PlanCreateInput(_PricedInput):
+    currency = serializers.CharField(
+        max_length=3,
+        required=False,
+        allow_blank=True,
+        help_text="ISO 4217, required (here or in price as a money object): a plan is sold "
+        "in its currency, to accounts keeping their books in it.",
+    )
     charging = serializers.ChoiceField(Charging.choices, default=Charging.PREPAY)
     trial_days = serializers.IntegerField(default=0, min_value=0, max_value=MAX_TRIAL_DAYS)
     add_ons = serializers.ListField(

@@ -178,6 +178,7 @@ class PendingManualOperationAdmin(FSMAdminMixin, _OperationAdmin):
         waiting = waiting_orders(obj.account_id)
         if not waiting:
             return "—"
+        # The price snapshot is what the account will be charged: in its own currency.
         return format_html_join(
             mark_safe("<br>"),
             "#{} {} · {} {} a month · ordered {} by {}",
@@ -185,8 +186,8 @@ class PendingManualOperationAdmin(FSMAdminMixin, _OperationAdmin):
                 (
                     s.pk,
                     s.plan.name,
-                    amount_text(s.plan_price, s.plan.currency),
-                    s.plan.currency,
+                    amount_text(s.plan_price, s.account.currency),
+                    s.account.currency,
                     local_minute(s.created_at),
                     s.ordered_by or "system",
                 )

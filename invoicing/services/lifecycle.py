@@ -14,7 +14,11 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from accounts.models import CreditStatus, PaymentMode
-from accounts.services import account_block_credit, account_unblock_credit
+from accounts.services import (
+    account_block_credit,
+    account_restate_credit_block,
+    account_unblock_credit,
+)
 from billing_site.bulk import bulk_insert, bulk_update_fields
 from billing_site.exceptions import InvalidInput, NotFound, require_perm
 from ledger.models import Balance, Entry, EntryKind, bill_at_for
@@ -33,6 +37,7 @@ from ..models import (
     PaymentStatus,
     PaymentStatusChange,
 )
+from ..selectors import oldest_overdue_invoice
 
 
 def warm_pdfs(invoice_ids: list[int]) -> None:
@@ -254,12 +259,20 @@ def allocate_money_many(rows: list[Balance], *, by=None) -> list[Invoice]:
     return paid
 
 
+def overdue_block_reason(invoice: Invoice) -> str:
+    """The overdue rule's reason for a block, as the client reads it."""
+    return f"Invoice {invoice.number} is overdue (due {invoice.due_date})."
+
+
 def lift_overdue_block(account_id: int, *, by=None) -> bool:
-    """Unblock credit the overdue rule blocked once no overdue invoice is left."""
+    """Unblock credit the overdue rule blocked once no overdue invoice is left; while one
+    is, the block names it (never an invoice paid meanwhile)."""
     account = lock_books(account_id).account
     if not (account.credit_status == CreditStatus.BLOCKED and account.credit_blocked_by_overdue):
         return False
-    if Invoice.objects.filter(account_id=account_id, status=InvoiceStatus.OVERDUE).exists():
+    overdue = oldest_overdue_invoice(account_id)
+    if overdue is not None:
+        account_restate_credit_block(account_id=account_id, reason=overdue_block_reason(overdue))
         return False
     account_unblock_credit(
         account_id=account_id, reason="No overdue invoice is left.", changed_by=by
@@ -387,17 +400,11 @@ def block_accounts_with_overdue_invoices() -> int:
                 account.credit_status != CreditStatus.ACTIVE
             ):
                 continue
-            overdue = (
-                Invoice.objects.filter(account_id=account_id, status=InvoiceStatus.OVERDUE)
-                .order_by("due_date")
-                .first()
-            )
+            overdue = oldest_overdue_invoice(account_id)
             if overdue is None:
                 continue
             account_block_credit(
-                account_id=account_id,
-                reason=f"Invoice {overdue.number} is overdue (due {overdue.due_date}).",
-                by_overdue=True,
+                account_id=account_id, reason=overdue_block_reason(overdue), by_overdue=True
             )
             blocked += 1
     return blocked

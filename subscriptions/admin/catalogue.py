@@ -10,7 +10,12 @@ from accounts.admin.display import amount_text, badge, money_html
 from billing_site.exceptions import InvalidInput
 
 from ..models import AddOn, Plan, Subscription, SubscriptionStatus
-from ..services.catalogue import clean_currency, clean_price
+from ..services.catalogue import (
+    check_add_ons_currency,
+    clean_currency,
+    clean_plan_currency,
+    clean_price,
+)
 
 PRICE_HELP = (
     "Monthly price. Subscriptions pay the new price from their next period; the current "
@@ -33,6 +38,13 @@ class _CatalogueForm(forms.ModelForm):
 
 
 class PlanForm(_CatalogueForm):
+    currency = forms.CharField(
+        max_length=3,
+        help_text="ISO 4217 code (USD, EUR, GBP…) of the price: only accounts keeping their "
+        "books in it order the plan. A plan already bought stays in its buyers' currency.",
+        widget=forms.TextInput(attrs={"size": 4, "style": "text-transform: uppercase"}),
+    )
+
     class Meta:
         model = Plan
         fields = (
@@ -47,14 +59,20 @@ class PlanForm(_CatalogueForm):
         )
         help_texts = {"price": PRICE_HELP}
 
+    def clean_currency(self):
+        try:
+            return clean_plan_currency(self.cleaned_data["currency"], plan=self.instance)
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.detail) from None
+
     def clean(self):
         data = super().clean()
         currency = data.get("currency")
-        for add_on in data.get("add_ons") or ():
-            if currency and add_on.currency != currency:
-                self.add_error(
-                    "add_ons", f"{add_on} is priced in {add_on.currency}, the plan in {currency}."
-                )
+        if currency:
+            try:
+                check_add_ons_currency(data.get("add_ons") or (), currency)
+            except InvalidInput as exc:
+                self.add_error("add_ons", exc.detail)
         return data
 
 
@@ -104,7 +122,8 @@ class PlanAdmin(_CatalogueAdmin):
     filter_horizontal = ("add_ons",)
 
     def get_readonly_fields(self, request, obj=None):
-        fields = super().get_readonly_fields(request, obj)
+        # The currency stays editable: the form keeps a bought plan in its buyers' currency.
+        fields = tuple(f for f in super().get_readonly_fields(request, obj) if f != "currency")
         # Moving running subscriptions between prepay and postpay would bill a month twice.
         if obj is not None and Subscription.objects.filter(plan=obj).exists():
             fields = (*fields, "charging")

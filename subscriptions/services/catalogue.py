@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from billing_site.exceptions import InvalidInput, require_perm
 from billing_site.money import InvalidAmount, is_known_currency, to_ledger_amount
 
-from ..models import AddOn, Charging, Plan
+from ..models import AddOn, Charging, Plan, SubscriptionStatus
 
 MAX_TRIAL_DAYS = 365
 
@@ -22,12 +22,42 @@ def clean_price(value, *, field: str = "price"):
 
 
 def clean_currency(value) -> str:
-    """An ISO 4217 code, or "" for a price read in each account's own currency."""
+    """An ISO 4217 code, or "" for an add-on's price read in each account's own currency."""
     currency = (value or "").strip().upper()
     if currency and not is_known_currency(currency):
         raise InvalidInput(
             f"{value!r} is not an ISO 4217 currency code (like USD or EUR).", field="currency"
         )
+    return currency
+
+
+def clean_plan_currency(value, *, plan: Plan | None = None) -> str:
+    """A plan's currency; a plan already bought keeps its buyers' currency.
+
+    Subscriptions snapshot the plan's price in their account's currency, and an account
+    orders only plans sold in its own: a plan moved to another currency would renew and
+    upsell at a price its running subscriptions cannot be charged in.
+    """
+    currency = clean_currency(value)
+    if not currency:
+        raise InvalidInput(
+            "A plan is sold in one currency: give its ISO 4217 code (like USD or EUR).",
+            field="currency",
+        )
+    if plan is not None and plan.pk is not None:
+        buyers = sorted(
+            set(
+                plan.subscriptions.exclude(status=SubscriptionStatus.CANCELLED)
+                .exclude(account__currency=currency)
+                .values_list("account__currency", flat=True)
+            )
+        )
+        if buyers:
+            raise InvalidInput(
+                f"Plan {plan.code} has subscriptions of accounts in {', '.join(buyers)}; it "
+                f"stays in their currency (a plan in {currency} is a new plan).",
+                field="currency",
+            )
     return currency
 
 
@@ -58,9 +88,9 @@ def _clean_name(value) -> str:
     return name[:200]
 
 
-def _check_add_ons_currency(add_ons, currency):
+def check_add_ons_currency(add_ons, currency):
     for add_on in add_ons:
-        if add_on.currency and currency and add_on.currency != currency:
+        if not add_on.sold_in(currency):
             raise InvalidInput(
                 f"Add-on {add_on.code} is priced in {add_on.currency}, the plan in {currency}.",
                 field="add_ons",
@@ -86,27 +116,24 @@ def plan_create(
     code: str,
     name: str,
     price,
-    currency: str = "",
+    currency: str,
     charging: str = Charging.PREPAY,
     trial_days: int = 0,
     add_ons: list[str] | None = None,
     created_by=None,
 ) -> Plan:
-    """A new plan; its price is monthly, in `currency`, charged per `charging`.
-
-    Without a currency the plan is sold to accounts in any currency, its price read in
-    the account's own (a single-currency business need not repeat it).
-    """
+    """A new plan; its price is monthly, in `currency` (ISO 4217, required: only accounts
+    keeping their books in it order the plan), charged per `charging`."""
     require_perm(created_by, "subscriptions.add_plan", "create plans")
     if charging not in Charging.values:
         raise InvalidInput(f"charging is one of: {', '.join(Charging.values)}.", field="charging")
-    currency = clean_currency(currency)
+    currency = clean_plan_currency(currency)
     codes = list(dict.fromkeys(add_ons or []))
     found = list(AddOn.objects.filter(code__in=codes))
     missing = sorted(set(codes) - {a.code for a in found})
     if missing:
         raise InvalidInput(f"No add-on has the code {', '.join(missing)}.", field="add_ons")
-    _check_add_ons_currency(found, currency)
+    check_add_ons_currency(found, currency)
     try:
         with transaction.atomic():
             plan = Plan.objects.create(

@@ -87,9 +87,14 @@ def _check_orderable(account: BillingAccount, plan: Plan, trial: bool) -> None:
 def refuse_on_blocked_credit(account: BillingAccount, plan: Plan) -> None:
     """A postpay service is consumed on credit: none is started while credit is blocked."""
     if account.credit_status == CreditStatus.BLOCKED:
+        lifted_by = (
+            "paying the overdue invoices"
+            if account.credit_blocked_by_overdue
+            else "the billing team"
+        )
         raise CreditBlocked(
-            f"The account's credit is blocked, so it cannot start plan {plan.code}, which is "
-            "charged in arrears; pay the overdue invoices first.",
+            f"The account's credit is blocked: {account.credit_block_why} Plan {plan.code} is "
+            f"charged in arrears and cannot start until the credit is unblocked (by {lifted_by}).",
             field="plan",
         )
 

@@ -51,6 +51,7 @@ def test_staff_change_a_plans_price_and_running_subscriptions_pay_it_next_month(
         {
             "name": "Basic",
             "price": "11.5",
+            "currency": "USD",
             "charging": "prepay",
             "trial_days": "14",
             "active": "on",

@@ -68,17 +68,6 @@ def test_staff_create_and_list_plans_with_money_in_json(staff_api, static_ip):
     assert [p["code"] for p in listed] == ["cloud"]
 
 
-def test_a_plan_priced_without_a_currency_is_sold_in_each_accounts_own(staff_api, db):
-    created = post(staff_api, "plans/", {"code": "any", "name": "Any", "price": "7"})
-    assert created.status_code == 201, created.json()
-    assert created.json()["price"] == {"amount": "7.000000", "currency": ""}
-    with on("2026-06-01", hour=1):
-        euro = AccountFactory(currency="EUR", funds="50")
-    ordered = post(staff_api, f"accounts/{euro.pk}/subscriptions/", {"plan": "any"})
-    assert ordered.status_code == 201, ordered.json()
-    assert ordered.json()["monthly_price"] == {"amount": "7.000000", "currency": "EUR"}
-
-
 def test_a_plans_code_is_unique_and_its_currency_known(staff_api, basic):
     taken = post(
         staff_api, "plans/", {"code": "basic", "name": "B", "price": "1", "currency": "USD"}

@@ -60,8 +60,6 @@ from ledger.services import (
 from subscriptions.models import AddOn, Plan, Subscription
 from subscriptions.services import add_on_create, plan_create, subscription_order
 
-# `make run` serves on $PORT (8000 by default).
-ADMIN_URL = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/admin/"
 USAGE_CHARGES_PER_ACCOUNT = 40
 HOLD_SECONDS = 7 * 24 * 3600
 
@@ -240,14 +238,19 @@ ERP_APPROVALS = [  # (client key, external total or None, days to pay)
 ]
 ERP_PAID = ["everest"]
 ADD_ONS = [("backup", "Daily backups", "5.00")]
-# (code, name, monthly price, charging, trial days, add-on codes); no currency: each
-# account pays in its own.
+# (code, name, monthly price, currency, charging, trial days, add-on codes). A plan is
+# sold in its currency to the accounts keeping their books in it: the SIP trunk comes in
+# dollars and in euros. The backup add-on has no currency: priced in each account's own.
 PLANS = [
-    ("web-basic", "Web hosting Basic", "9.90", "prepay", 14, ["backup"]),
-    ("web-pro", "Web hosting Pro", "29.90", "prepay", 14, ["backup"]),
-    ("sip-trunk", "SIP trunk, 30 channels", "150.00", "postpay", 0, []),
-    ("cloud-vm", "Cloud VM, 4 vCPU", "80.00", "postpay", 30, ["backup"]),
+    ("web-basic", "Web hosting Basic", "9.90", "USD", "prepay", 14, ["backup"]),
+    ("web-pro", "Web hosting Pro", "29.90", "EUR", "prepay", 14, ["backup"]),
+    ("sip-trunk", "SIP trunk, 30 channels", "150.00", "USD", "postpay", 0, []),
+    ("sip-trunk-eur", "SIP trunk, 30 channels (EUR)", "150.00", "EUR", "postpay", 0, []),
+    ("cloud-vm", "Cloud VM, 4 vCPU", "80.00", "USD", "postpay", 30, ["backup"]),
 ]
+# A demo database seeded before plans had a currency ordered the euro trunk as the one
+# SIP trunk plan: that order is the same order, not one to place again.
+SAME_ORDER_AS = {"sip-trunk-eur": "sip-trunk"}
 # Ordered in automatic approval mode.
 ORDERS = [
     ("acme", "web-basic", False),
@@ -259,7 +262,7 @@ ORDERS = [
 # gated); Helios's first commercial postpay order waits for a manager.
 MANUAL_MODE_ORDERS = [
     ("everest", "cloud-vm", True),
-    ("helios", "sip-trunk", False),
+    ("helios", "sip-trunk-eur", False),
 ]
 # A setup fee booked twice and invoiced by hand, then voided.
 DUPLICATE_FEE = ("cobalt", "35.00", "Setup fee (duplicate)")
@@ -274,6 +277,7 @@ class Command(BaseCommand):
     SECTIONS = (
         "seed_staff",
         "seed_accounts",
+        "seed_older_month",
         "seed_payments",
         "seed_usage",
         "seed_monthly_charges",
@@ -330,6 +334,32 @@ class Command(BaseCommand):
                     created_by=self.staff["billing"],
                 )
             self.accounts[demo.key] = account
+
+    def seed_older_month(self):
+        """Two months ago: one charge for two credit clients, invoiced by the calendar on
+        the 1st of last month (due in their payment term), as beat would have done.
+
+        It comes first so the story runs forward: the invoices exist before last month's
+        money arrives, and that money pays them as it would have then.
+        """
+        last_month_start = self.period[0]
+        older_start = self._older_start()
+        for key, amount, service in OLDER_MONTH:
+            with booked_on(older_start + timedelta(days=9)):
+                ledger_charge(
+                    account_id=self.accounts[key].pk,
+                    amount=amount,
+                    description=f"{service}, {older_start:%B %Y}",
+                    period_start=older_start,
+                    period_end=last_month_start - timedelta(days=1),
+                    idempotency_key=f"demo:{key}:plan:0",
+                )
+        for day in (last_month_start, last_month_start + timedelta(days=1)):
+            with booked_on(day, hour=0):
+                run_cycle(day)
+
+    def _older_start(self) -> date:
+        return (self.period[0] - timedelta(days=1)).replace(day=1)
 
     def seed_payments(self):
         for key, number, amount, reference in PAYMENTS:
@@ -428,39 +458,22 @@ class Command(BaseCommand):
     def seed_invoices(self):
         """Let the billing calendar turn the usage into invoices, as beat would have.
 
-        Two months ago: one charge for two credit clients, billed on the 1st of last
-        month; one pays, the other stays overdue. Last month: everyone's usage, billed
-        on the 1st of this month (statements for prepaid, no due date for postpaid).
-        Today's run marks what is past due. A manual invoice goes to the prepaid client
-        with a debt, and a duplicate fee is invoiced by hand and voided.
+        The older month's invoices (see `seed_older_month`): one client pays its invoice
+        before the due date, the other leaves it unpaid, and it goes overdue. Last month:
+        everyone's usage, billed on the 1st of this month (statements for prepaid, no due
+        date for postpaid). Today's run marks what is past due. A manual invoice goes to
+        the prepaid client with a debt, and a duplicate fee is invoiced by hand and voided.
+        Everything is booked in the order it happened: a payment before the run of a later
+        day, so an invoice paid in time is never marked overdue first.
         """
         last_month_start = self.period[0]
-        older_start = (last_month_start - timedelta(days=1)).replace(day=1)
-        for key, amount, service in OLDER_MONTH:
-            with booked_on(older_start + timedelta(days=9)):
-                ledger_charge(
-                    account_id=self.accounts[key].pk,
-                    amount=amount,
-                    description=f"{service}, {older_start:%B %Y}",
-                    period_start=older_start,
-                    period_end=last_month_start - timedelta(days=1),
-                    idempotency_key=f"demo:{key}:plan:0",
-                )
         today = timezone.localdate()
-        for day in (last_month_start, last_month_start + timedelta(days=1)):
-            with booked_on(day, hour=0):
-                run_cycle(day)
+        self._pay_invoices("older", today)
         if not Invoice.objects.filter(period_start=last_month_start).exists():
             settings_update(changed_by=self.staff["admin"], external_invoicing=True)
         with booked_on(today.replace(day=1), hour=0):
             run_cycle(today.replace(day=1))
-        starts = {"older": older_start, "last": last_month_start}
-        for key, number, which, reference in INVOICE_PAYMENTS:
-            invoice = Invoice.objects.get(
-                account=self.accounts[key], period_start=starts[which], kind=InvoiceKind.CREDIT
-            )
-            with booked_on(min(invoice.issued_on + timedelta(days=5), today)):
-                self._receive(key, number, invoice.total, reference)
+        self._pay_invoices("last", today)
         run_cycle(today)  # closes yesterday's ERP invoices; marks what is past due
         self._erp_decisions(last_month_start, today)
         if system_settings().external_invoicing:
@@ -487,6 +500,25 @@ class Command(BaseCommand):
             )
         for key, demo_account in self.accounts.items():
             self.accounts[key] = BillingAccount.objects.get(pk=demo_account.pk)
+
+    def _pay_invoices(self, which: str, today: date):
+        """The clients who pay an invoice of `which` month, five days after its issue (or
+        today, if that is sooner): what is still outstanding on it then."""
+        start = {"older": self._older_start(), "last": self.period[0]}[which]
+        for key, number, month, reference in INVOICE_PAYMENTS:
+            if month != which:
+                continue
+            account = self.accounts[key]
+            if Entry.objects.filter(
+                account=account, idempotency_key=f"demo:{key}:payment:{number}"
+            ).exists():
+                continue  # paid on an earlier run
+            invoice = Invoice.objects.get(
+                account=account, period_start=start, kind=InvoiceKind.CREDIT
+            )
+            if invoice.outstanding > 0:
+                with booked_on(min(invoice.issued_on + timedelta(days=5), today)):
+                    self._receive(key, number, invoice.outstanding, reference)
 
     def _erp_decisions(self, period_start, today):
         """What the ERP does through the API, done here through the same services."""
@@ -524,19 +556,20 @@ class Command(BaseCommand):
         for code, name, price in ADD_ONS:
             if not AddOn.objects.filter(code=code).exists():
                 add_on_create(code=code, name=name, price=price)
-        for code, name, price, charging, trial_days, add_ons in PLANS:
+        for code, name, price, currency, charging, trial_days, add_ons in PLANS:
             if not Plan.objects.filter(code=code).exists():
                 plan_create(
                     code=code,
                     name=name,
                     price=price,
+                    currency=currency,
                     charging=charging,
                     trial_days=trial_days,
                     add_ons=add_ons,
                 )
         for key, plan, trial in ORDERS:
             account = self.accounts[key]
-            if not Subscription.objects.filter(account=account, plan__code=plan).exists():
+            if not self._has_ordered(account, plan):
                 subscription_order(
                     account_id=account.pk, plan=plan, trial=trial, ordered_by=self.staff["billing"]
                 )
@@ -544,12 +577,17 @@ class Command(BaseCommand):
             settings_update(changed_by=self.staff["admin"], postpaid_permission_mode="manual")
         for key, plan, trial in MANUAL_MODE_ORDERS:
             account = self.accounts[key]
-            if not Subscription.objects.filter(account=account, plan__code=plan).exists():
+            if not self._has_ordered(account, plan):
                 subscription_order(
                     account_id=account.pk, plan=plan, trial=trial, ordered_by=self.staff["billing"]
                 )
         for key, demo_account in self.accounts.items():
             self.accounts[key] = BillingAccount.objects.get(pk=demo_account.pk)
+
+    @staticmethod
+    def _has_ordered(account, plan: str) -> bool:
+        codes = {plan, SAME_ORDER_AS.get(plan, plan)}
+        return Subscription.objects.filter(account=account, plan__code__in=codes).exists()
 
     def seed_portal_login(self):
         User = get_user_model()
@@ -603,11 +641,13 @@ class Command(BaseCommand):
                 f" balance {figures.balance:>14}  usable {usable:>14}"
             )
 
-        logins = [*STAFF, PORTAL_LOGIN]
-        self.stdout.write(f"\nLog in at {ADMIN_URL}\n")
-        self.stdout.write(f"  {'login':<10} {'password':<22} role")
-        for login in logins:
+        # `make run` serves on $PORT (8000 by default); read when the command runs.
+        site = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+        self.stdout.write(f"\nLogins (the start page is {site}/):\n")
+        self.stdout.write(f"  {'login':<10} {'password':<22} {'signs in at':<32} role")
+        for login in [*STAFF, PORTAL_LOGIN]:
             role = login.role
             if login is PORTAL_LOGIN:
                 role = f"{role} of {self.accounts[PORTAL_CLIENT].client.name}"
-            self.stdout.write(f"  {login.username:<10} {login.password:<22} {role}")
+            where = f"{site}/admin/" if login.staff else f"{site}/portal/"
+            self.stdout.write(f"  {login.username:<10} {login.password:<22} {where:<32} {role}")
