@@ -1,15 +1,26 @@
-"""`Idempotency-Key`: a retried POST gets the first answer and books nothing new.
+"""`Idempotency-Key`: one key, one outcome. A retried POST gets the first answer again
+and books nothing new.
 
-The first successful answer is stored in the same transaction as the booking, so the
-record exists exactly when the booking does. Only successful answers are stored: a
-refused or invalid request booked nothing, so retrying it with the same key decides it
-afresh (a spend refused for lack of funds may pass once the account is topped up).
+The outcome of a request is what the service decided: a success, or a refusal decided
+against the state of the books (402 `insufficient_funds`, `credit_blocked`,
+`ceiling_exceeded`; 409 `invalid_transition`). Both are stored and replayed, so a key
+refused for lack of funds stays refused after a top-up (a new operation takes a new
+key), and a key that booked is never answered with a refusal. Input the request itself
+gets wrong (400 `invalid`), a key clash (409 `idempotency_conflict`), a 403/404 or a
+500 decide nothing and are not stored: the same key may be retried.
 
-Two first attempts racing with one key meet at the unique index on (owner, key): on
+A success is stored in the same transaction as the booking, so the record exists
+exactly when the booking does. A refusal booked nothing and is stored in a transaction
+of its own, after its own rolled back.
+
+Two attempts racing with one key meet at the unique index on (owner, key): on
 PostgreSQL the second insert waits for the first transaction, fails once it commits,
-and the loser rolls back everything it did and replays the winner's answer. The ledger
-also gets a key derived from the header, so its own per-account unique index protects
-the books even if a request slipped past this layer.
+and the loser rolls back everything it did (a booking included) and replays the
+winner's answer, whether the winner booked or was refused. Before that, the services
+look the ledger key up again under the account lock before deciding a refusal, so an
+attempt that waited for a booking made with its key answers with that booking. The
+ledger key is derived from the header, so the ledger's own per-account unique index
+protects the books even if a request slipped past this layer.
 """
 
 import hashlib
@@ -22,12 +33,18 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.status import is_success
 
-from billing_site.exceptions import IdempotencyConflict, InvalidInput
+from billing_site.exceptions import IdempotencyConflict, InvalidInput, InvalidTransition
+from ledger.exceptions import BOOKS_REFUSALS
 
+from .errors import domain_error_response
 from .models import MAX_IDEMPOTENCY_KEY_LENGTH, IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
+
+# Refusals that are a request's outcome: decided against the books or an object's
+# state, so a retry with the key must hear them again (see the module's docstring).
+STORED_REFUSALS = (*BOOKS_REFUSALS, InvalidTransition)
 
 
 def ledger_key(owner_id: int, key: str) -> str:
@@ -89,6 +106,18 @@ def _stored(owner, key: str) -> IdempotencyRecord | None:
     return IdempotencyRecord.objects.filter(owner=owner, key=key).first()
 
 
+def _store(owner, key: str, *, method: str, path: str, request_hash: str, response) -> None:
+    IdempotencyRecord.objects.create(
+        owner=owner,
+        key=key,
+        method=method,
+        path=path,
+        request_hash=request_hash,
+        response_status=response.status_code,
+        response_body=JSONRenderer().render(response.data).decode(),
+    )
+
+
 def idempotent(request, *, required: bool, respond: Callable[[str | None], Response]) -> Response:
     """Answer with `respond(ledger_key)` once per key; replay the stored answer after.
 
@@ -100,27 +129,37 @@ def idempotent(request, *, required: bool, respond: Callable[[str | None], Respo
     if key is None:
         return respond(None)
     owner = request.user
-    method, path = request.method, request.path
-    request_hash = body_hash(request.data)
+    request_facts = {
+        "method": request.method,
+        "path": request.path,
+        "request_hash": body_hash(request.data),
+    }
     record = _stored(owner, key)
     if record is not None:
-        return _replay(record, method=method, path=path, request_hash=request_hash)
+        return _replay(record, **request_facts)
     try:
         with transaction.atomic():
             response = respond(ledger_key(owner.pk, key))
             if is_success(response.status_code):
-                IdempotencyRecord.objects.create(
-                    owner=owner,
-                    key=key,
-                    method=method,
-                    path=path,
-                    request_hash=request_hash,
-                    response_status=response.status_code,
-                    response_body=JSONRenderer().render(response.data).decode(),
-                )
-    except IntegrityError:
-        record = _stored(owner, key)
-        if record is None:
-            raise  # not our unique index: a real error
-        return _replay(record, method=method, path=path, request_hash=request_hash)
+                _store(owner, key, response=response, **request_facts)
+        return response
+    except STORED_REFUSALS as refusal:
+        # Rolled back: nothing was booked. The refusal is the key's outcome unless an
+        # attempt with the key stored another first (then that one is the answer).
+        response = domain_error_response(refusal)
+    except IntegrityError as clash:
+        return _replay_winner(owner, key, request_facts, clash)
+    try:
+        with transaction.atomic():
+            _store(owner, key, response=response, **request_facts)
+    except IntegrityError as clash:
+        return _replay_winner(owner, key, request_facts, clash)
     return response
+
+
+def _replay_winner(owner, key: str, request_facts: dict, clash: IntegrityError) -> Response:
+    """The answer of the attempt whose record took the key before this one's could."""
+    record = _stored(owner, key)
+    if record is None:
+        raise clash  # not our unique index: a real error
+    return _replay(record, **request_facts)

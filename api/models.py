@@ -40,11 +40,13 @@ class ApiKey(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first successful answer to a POST sent with an `Idempotency-Key` header.
+    """The outcome of a POST sent with an `Idempotency-Key` header: its first answer.
 
-    Written in the same transaction as the booking it answers, so a record exists exactly
-    when the booking does. `response_body` is the JSON text as sent (not a JSON column:
-    PostgreSQL's jsonb reorders keys, and a replay must be the same body).
+    A success is written in the same transaction as the booking it answers, so the record
+    exists exactly when the booking does; a refusal decided against the books (402, 409)
+    is written after its rolled-back attempt (see `api.idempotency`). `response_body` is
+    the JSON text as sent (not a JSON column: PostgreSQL's jsonb reorders keys, and a
+    replay must be the same body).
     """
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

@@ -5,6 +5,7 @@ client is asked to pay is rounded half-up to the currency's minor unit. Nothing 
 the code base quantizes money.
 """
 
+import re
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from djmoney.money import Money
@@ -13,11 +14,36 @@ from moneyed.classes import CurrencyDoesNotExist
 
 LEDGER_PLACES = 6
 LEDGER_QUANTUM = Decimal(1).scaleb(-LEDGER_PLACES)
-# Up to 10^13 in the currency unit: far above any one account's turnover, and small
-# enough that a sum of a few million entries still fits NUMERIC(20, 6).
 MAX_DIGITS = 20
+# The one ceiling of the books: every amount and every figure an account holds (an
+# entry, its balance, unbilled, its holds, so any invoice total) is smaller than 10^13
+# in size. The columns (NUMERIC(20, 6)) hold ten times that, so what is derived from
+# the figures (amount due = balance − unbilled, a total rounded up to the minor unit)
+# always fits too. `ledger.services` refuses a booking that would cross it.
 MAX_AMOUNT = Decimal(10) ** (MAX_DIGITS - LEDGER_PLACES - 1)
 ZERO = Decimal("0.000000")
+
+# A decimal written with ASCII digits only. Python's Decimal() also reads other scripts'
+# digits ("٣", "１") and underscores ("1_0"); an amount must mean the same to every
+# system that reads it, so those are refused rather than guessed.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_NON_FINITE_TEXT = re.compile(r"[+-]?(?:s?nan[0-9]*|inf|infinity)", re.ASCII | re.IGNORECASE)
+_ASCII_SPACE = " \t\r\n"
+
+# ISO 4217 codes that name no money a client holds or pays: precious metals, bond-market
+# and settlement units, special drawing rights, the testing and "no currency" codes,
+# withdrawn units of account, and the fund codes that stand beside a national currency
+# (indexed or next-day units). py-moneyed knows them all, so knowing a code is not enough.
+NON_TENDER_CURRENCIES = frozenset(
+    {
+        *("XXX", "XTS"),  # no currency; testing
+        *("XAU", "XAG", "XPD", "XPT"),  # gold, silver, palladium, platinum
+        *("XBA", "XBB", "XBC", "XBD"),  # European bond-market units
+        *("XDR", "XSU", "XUA"),  # IMF SDR, Sucre, ADB unit of account
+        *("XEU", "XFO", "XFU", "XRE"),  # withdrawn units of account
+        *("BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW"),  # fund codes
+    }
+)
 
 
 class InvalidAmount(ValueError):
@@ -32,18 +58,34 @@ def to_ledger_amount(value) -> Decimal:
     """
     if isinstance(value, float):
         raise InvalidAmount("Amounts must be decimal strings, not floating-point numbers.")
-    try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError) as exc:
-        raise InvalidAmount(f"{value!r} is not a number.") from exc
+    amount = value if isinstance(value, Decimal) else _parse_decimal(value)
     if not amount.is_finite():
         raise InvalidAmount("Amounts must be finite numbers.")
-    if abs(amount) >= MAX_AMOUNT:
+    if amount.copy_abs() >= MAX_AMOUNT:  # copy_abs: no context, so 1e999999999 cannot overflow
         raise InvalidAmount(f"Amounts must be smaller than {MAX_AMOUNT:,}.")
     quantized = amount.quantize(LEDGER_QUANTUM)
     if quantized != amount:
         raise InvalidAmount(f"Amounts carry at most {LEDGER_PLACES} decimal places.")
     return quantized
+
+
+def _parse_decimal(value) -> Decimal:
+    """A caller's text (or int) as a Decimal, read by the ASCII grammar only."""
+    text = str(value).strip(_ASCII_SPACE) if isinstance(value, str | int) else None
+    if text is not None and _NON_FINITE_TEXT.fullmatch(text):
+        raise InvalidAmount("Amounts must be finite numbers.")
+    if text is None or not _DECIMAL_TEXT.fullmatch(text):  # True and None land here too
+        raise InvalidAmount(
+            f"{value!r} is not a number: write it with the digits 0-9, an optional sign and "
+            'one decimal point, such as "12.50" (no spaces, underscores or other digits).'
+        )
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:  # an exponent of more digits than Decimal keeps
+        raise InvalidAmount(
+            f"{value!r} is out of range: amounts are smaller than {MAX_AMOUNT:,}, "
+            f"with at most {LEDGER_PLACES} decimal places."
+        ) from exc
 
 
 def exact(value) -> Decimal:
@@ -84,12 +126,30 @@ def share(amount: Decimal, part: int, whole: int) -> Decimal:
     return (Decimal(amount) * part / whole).quantize(LEDGER_QUANTUM, rounding=ROUND_HALF_UP)
 
 
-def is_known_currency(code: str) -> bool:
+def currency_refusal(code) -> str | None:
+    """Why `code` cannot be the currency of an account, a plan or an amount; None if it can.
+
+    It must be an ISO 4217 code py-moneyed knows (three upper-case ASCII letters) and name
+    money clients hold and pay (`NON_TENDER_CURRENCIES` are refused).
+    """
+    shown = repr(code) if not isinstance(code, str) else f"“{code}”"
+    if not (isinstance(code, str) and re.fullmatch(r"[A-Z]{3}", code, re.ASCII)):
+        return f"{shown} is not an ISO 4217 currency code (three letters, like USD or EUR)."
     try:
-        get_currency(code)
+        currency = get_currency(code)
     except CurrencyDoesNotExist:
-        return False
-    return len(code) == 3 and code.isalpha() and code.isupper()
+        return f"{shown} is not an ISO 4217 currency code (like USD or EUR)."
+    if code in NON_TENDER_CURRENCIES:
+        return (
+            f"{code} ({currency.name}) is an ISO 4217 code but not a currency accounts are "
+            "kept or paid in; use a national currency such as USD or EUR."
+        )
+    return None
+
+
+def is_known_currency(code: str) -> bool:
+    """A currency an account, a plan or an amount may be in (see `currency_refusal`)."""
+    return currency_refusal(code) is None
 
 
 def money(amount: Decimal | None, currency_code: str) -> Money | None:

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
-from billing_site.money import currency_places, round_to_minor_unit, to_ledger_amount
+from billing_site.money import currency_places, exact, round_to_minor_unit
 from billing_site.private_files import write_atomically
 from ledger.models import EntryKind
 
@@ -73,8 +73,12 @@ _MINUS = "\N{MINUS SIGN}"
 
 
 def _amount(value) -> str:
-    """A ledger amount as text with its six places, however it was loaded or computed."""
-    return str(to_ledger_amount(Decimal(value)))
+    """A stored amount as text with its six places, however it was loaded or computed.
+
+    Not `to_ledger_amount`: that parses what a caller asks to book (one entry, below the
+    ceiling), while a total may be the ceiling itself once rounded to the minor unit.
+    """
+    return str(exact(value))
 
 
 def _external_total(invoice: Invoice) -> dict | None:

@@ -8,7 +8,7 @@ from django.db.models import Count, DateTimeField, DecimalField, F, Q, Sum, Valu
 from django.db.models.functions import Coalesce
 
 from accounts.models import BillingAccount, CreditLimitScope, CreditStatus, PaymentMode
-from billing_site.money import LEDGER_PLACES, MAX_DIGITS, ZERO, exact
+from billing_site.money import LEDGER_PLACES, MAX_AMOUNT, MAX_DIGITS, ZERO, exact
 
 from .models import BILLABLE_KINDS, Balance, Entry, Reservation, ReservationStatus
 
@@ -67,6 +67,26 @@ def usable_sql(balance: str = "b", account: str = "a") -> str:
         f"+ GREATEST({b}.balance - {b}.unbilled, 0) - {b}.reserved "
         f"ELSE {b}.balance + {a}.credit_limit - {b}.reserved END"
     )
+
+
+def spend_room(*, balance: Decimal, unbilled: Decimal, reserved: Decimal) -> Decimal:
+    """What the books' ceiling leaves for spends and holds: a spend must be smaller.
+
+    Every pending hold counts as spent, so that committing them all keeps balance and
+    unbilled smaller than MAX_AMOUNT in size; a commit then never meets the ceiling.
+    """
+    return MAX_AMOUNT + min(balance, unbilled) - reserved
+
+
+def spend_room_sql(balance: str = "b") -> str:
+    """`spend_room` over a balance row, for the single-statement spend (same rule)."""
+    b = balance
+    return f"({MAX_AMOUNT}::numeric + LEAST({b}.balance, {b}.unbilled) - {b}.reserved)"
+
+
+def payment_room(*, balance: Decimal) -> Decimal:
+    """What the ceiling leaves for money received: a payment must be smaller."""
+    return MAX_AMOUNT - balance
 
 
 def figures_from_row(row: Balance, account: BillingAccount) -> Figures:

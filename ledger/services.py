@@ -1,9 +1,14 @@
-"""Every write to the books. One rule decides every spend: `_refuse_unless_usable`.
+"""Every write to the books. One rule decides every spend: `_refuse_unless_usable`; one
+ceiling bounds every figure: `_refuse_past_ceiling`.
 
 Each service is atomic, takes an idempotency key and returns the first result again
 when retried with it. Concurrency: a spend locks the account's balance row (and the
 account row, so a concurrent mode change is seen) before deciding, so two spends on
 one account are decided one after the other and can never overdraw together.
+
+One key, one outcome: a refusal is decided under the lock, and only after the key is
+looked up again there. A first attempt with the same key may have booked and committed
+while this one waited for the lock; its booking, not a refusal, answers the key.
 """
 
 from collections.abc import Callable
@@ -17,9 +22,15 @@ from django.utils import timezone
 
 from accounts.models import BillingAccount, CreditStatus, PaymentMode
 from billing_site.exceptions import IdempotencyConflict, InvalidInput, InvalidTransition, NotFound
-from billing_site.money import InvalidAmount, to_ledger_amount
+from billing_site.money import LEDGER_QUANTUM, MAX_AMOUNT, ZERO, InvalidAmount, to_ledger_amount
 
-from .exceptions import CreditBlocked, InsufficientFunds
+from .exceptions import (
+    BOOKS_REFUSALS,
+    CeilingReached,
+    CreditBlocked,
+    InsufficientFunds,
+    PaymentCeilingReached,
+)
 from .models import (
     BILLABLE_KINDS,
     SPEND_KINDS,
@@ -31,7 +42,15 @@ from .models import (
     bill_at_for,
     natural_bill_at,
 )
-from .selectors import Figures, figures_from_row, usable_amount, usable_sql
+from .selectors import (
+    Figures,
+    figures_from_row,
+    payment_room,
+    spend_room,
+    spend_room_sql,
+    usable_amount,
+    usable_sql,
+)
 
 DEFAULT_HOLD_SECONDS = 3600
 MAX_HOLD_SECONDS = 31 * 24 * 3600
@@ -120,6 +139,46 @@ def _refuse_unless_usable(row: Balance, amount: Decimal) -> None:
     raise InsufficientFunds(detail, field="amount")
 
 
+def _refuse_past_ceiling(row: Balance, *, amount: Decimal, hold: bool = False) -> None:
+    """Refuse a booking that would take a figure of the account past the books' ceiling.
+
+    `amount` is signed as booked (a spend or hold negative, money received positive).
+    Only the direction the booking moves is checked, so no account is ever stuck: money
+    received always goes through while it lowers a debt, a smaller spend while it fits,
+    and a month's charges make room again once they are invoiced.
+    """
+    currency = row.account.currency
+    limit = f"{MAX_AMOUNT:,} {currency}"
+    if amount > 0:
+        room = payment_room(balance=row.balance)
+        if amount < room:
+            return
+        most = max(room - LEDGER_QUANTUM, ZERO)
+        raise PaymentCeilingReached(
+            f"The books hold amounts smaller than {limit}: receiving {amount} {currency} would "
+            f"take the account's balance to {row.balance + amount:,} {currency}. At most "
+            f"{most:,} {currency} can be received until the account spends.",
+            field="amount",
+        )
+    spend = -amount
+    room = spend_room(balance=row.balance, unbilled=row.unbilled, reserved=row.reserved)
+    figure = "unbilled charges" if row.unbilled < row.balance else "balance"
+    after = min(row.balance, row.unbilled) - row.reserved - spend
+    if hold and MAX_AMOUNT - row.reserved < room:
+        room, figure, after = MAX_AMOUNT - row.reserved, "holds", row.reserved + spend
+    if spend < room:
+        return
+    holds = " (counting its pending holds as spent)" if row.reserved and figure != "holds" else ""
+    most = max(room - LEDGER_QUANTUM, ZERO)
+    action = "held" if hold else "charged"
+    raise CeilingReached(
+        f"The books hold amounts smaller than {limit}: this {'hold' if hold else 'charge'} of "
+        f"{spend} {currency} would take the account's {figure}{holds} to {after:,} {currency}. "
+        f"At most {most:,} {currency} can be {action} until money is received.",
+        field="amount",
+    )
+
+
 def _post(
     row: Balance,
     *,
@@ -204,8 +263,17 @@ def _book_once(
     try:
         with transaction.atomic():
             row = lock_books(account_id)
-            if check_usable:
-                _refuse_unless_usable(row, -amount)
+            try:
+                if check_usable:
+                    _refuse_unless_usable(row, -amount)
+                _refuse_past_ceiling(row, amount=amount)
+            except BOOKS_REFUSALS:
+                # The key again, now under the lock: an attempt with it that committed
+                # while this one waited is the key's answer, never this refusal.
+                existing = _existing_entry(account_id, key)
+                if existing is None:
+                    raise
+                return _replay_entry(existing, amount=amount, kind=kind)
             entry = _post(row, amount=amount, kind=kind, idempotency_key=key, **entry_fields)
             if after_post is not None:
                 after_post(row)
@@ -231,6 +299,7 @@ WITH l AS (
     FROM l
     WHERE b.account_id = l.account_id
       AND COALESCE({usable_sql(balance="l", account="l")} >= -%(amount)s, TRUE)
+      AND {spend_room_sql(balance="l")} > -%(amount)s
     RETURNING b.balance, b.unbilled, b.reserved
 ), e AS (
     INSERT INTO ledger_entry (account_id, amount, kind, description, period_start, period_end,
@@ -261,9 +330,10 @@ def _spend_in_one_statement(
     """Decide, book and (outside a transaction) commit a spend in one round trip.
 
     The row lock is then held for one statement instead of three round trips, which is
-    what a hot account's throughput depends on. The decision is `usable_sql`, the SQL
-    rendering of `usable_amount`. Returns None when nothing was booked (refused,
-    unknown account, key used before): the caller's locked path then answers.
+    what a hot account's throughput depends on. The decision is `usable_sql` and
+    `spend_room_sql`, the SQL renderings of `usable_amount` and `spend_room`. Returns None
+    when nothing was booked (refused, unknown account, key used before): the caller's
+    locked path then answers.
     """
     now = timezone.now()
     params = {
@@ -443,7 +513,16 @@ def ledger_reserve(
     try:
         with transaction.atomic():
             row = lock_books(account_id)
-            _refuse_unless_usable(row, amount)
+            try:
+                _refuse_unless_usable(row, amount)
+                _refuse_past_ceiling(row, amount=-amount, hold=True)
+            except BOOKS_REFUSALS:
+                # As in `_book_once`: a hold made with this key while this attempt waited
+                # for the lock answers the key, not a refusal decided after it.
+                found = existing()
+                if found is None:
+                    raise
+                return _replay_reservation(found, amount=amount)
             reservation = Reservation.objects.create(
                 account_id=account_id,
                 amount=amount,
@@ -484,9 +563,10 @@ def _not_pending(reservation: Reservation, action: str) -> InvalidTransition:
 def ledger_commit(*, reservation_id: int, amount=None, settled_by=None) -> Booking:
     """Turn a pending hold into a charge of `amount` (default: the whole hold).
 
-    The hold already passed the spend check, so committing within it never fails for
-    funds. Retrying a commit returns the first result; committing again with another
-    amount is refused.
+    The hold already passed the spend check and the ceiling (which counts pending holds
+    as spent), so committing within it never fails for funds or for the ceiling.
+    Retrying a commit returns the first result; committing again with another amount is
+    refused.
     """
     amount = None if amount is None else positive_amount(amount)
     with transaction.atomic():

@@ -8,6 +8,8 @@ from billing_site.money import (
     MAX_AMOUNT,
     InvalidAmount,
     currency_places,
+    currency_refusal,
+    is_known_currency,
     round_to_minor_unit,
     to_ledger_amount,
 )
@@ -50,10 +52,33 @@ def test_to_ledger_amount_keeps_every_digit_with_six_places(value, expected):
         ("0.0000001", "at most 6 decimal places"),
         ("1.1234567", "at most 6 decimal places"),
         ("1e-9999", "at most 6 decimal places"),
+        ("1e99999999999999999999999", "out of range"),
+        ("1e-99999999999999999999999", "out of range"),
     ],
 )
 def test_to_ledger_amount_refuses_lossy_or_meaningless_values(value, message):
     with pytest.raises(InvalidAmount, match=message):
+        to_ledger_amount(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\u0663",  # ARABIC-INDIC DIGIT THREE
+        "\uff11",  # FULLWIDTH DIGIT ONE
+        "\uff11.\uff15",
+        "\u0967\u0966",  # DEVANAGARI 10
+        "1_0",
+        "1_000.5",
+        " 1 0",
+        "\u00a05",  # a no-break space before the digit
+        "5\u2009",
+        "0x10",
+    ],
+)
+def test_to_ledger_amount_refuses_anything_but_ascii_digits(value):
+    # Python's Decimal() reads other scripts' digits and underscores; the books do not.
+    with pytest.raises(InvalidAmount, match="is not a number"):
         to_ledger_amount(value)
 
 
@@ -99,3 +124,27 @@ def test_round_to_minor_unit_of_negative_amounts_mirrors_positive_ones():
     for text in ("0.005", "12.345", "99.995", "0.004999"):
         value = Decimal(text)
         assert round_to_minor_unit(-value, "USD") == -round_to_minor_unit(value, "USD")
+
+
+NON_TENDER = [
+    "XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA",
+    "BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("code", NON_TENDER)
+def test_non_tender_iso_codes_are_not_currencies_money_is_kept_in(code):
+    assert not is_known_currency(code)
+    assert "not a currency" in currency_refusal(code)
+
+
+@pytest.mark.parametrize("code", ["QQQ", "usd", "US", "USDX", "", "\uff35SD", "US1"])
+def test_codes_py_moneyed_does_not_know_are_refused(code):
+    assert not is_known_currency(code)
+    assert "ISO 4217" in currency_refusal(code)
+
+
+@pytest.mark.parametrize("code", ["USD", "EUR", "JPY", "BHD", "GBP", "XOF", "XAF", "XCD", "XPF"])
+def test_tender_currencies_are_known(code):
+    assert is_known_currency(code)
+    assert currency_refusal(code) is None

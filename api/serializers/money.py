@@ -14,8 +14,10 @@ from rest_framework import serializers
 from rest_framework.fields import get_attribute
 
 from billing_site.exceptions import InvalidInput
-from billing_site.money import LEDGER_PLACES, InvalidAmount, to_ledger_amount
+from billing_site.money import LEDGER_PLACES, InvalidAmount, currency_refusal, to_ledger_amount
 from ledger.services import positive_amount
+
+from .strict import JsonInput
 
 
 def money_out(amount: Decimal | None, currency: str) -> dict | None:
@@ -94,6 +96,8 @@ class MoneyInputField(serializers.Field):
             currency = data.get("currency")
             if currency is not None and not isinstance(currency, str):
                 raise serializers.ValidationError("The currency is an ISO 4217 code like “USD”.")
+            if currency is not None and (refusal := currency_refusal(currency.strip().upper())):
+                raise serializers.ValidationError(refusal)
             data = data["amount"]
         if isinstance(data, bool | dict | list) or data is None:
             raise serializers.ValidationError(
@@ -116,7 +120,7 @@ def currency_error(expected: str, sent: str) -> str:
     )
 
 
-class AccountCurrencyInput(serializers.Serializer):
+class AccountCurrencyInput(JsonInput):
     """Amounts are in the account's currency; a `currency` sent beside them must be it."""
 
     money_fields: tuple[str, ...] = ("amount",)
@@ -128,6 +132,8 @@ class AccountCurrencyInput(serializers.Serializer):
     def validate(self, attrs):
         expected = self.context["account"].currency
         sent = attrs.get("currency")
+        if sent is not None and (refusal := currency_refusal(sent.strip().upper())):
+            raise serializers.ValidationError({"currency": refusal})
         if sent is not None and sent.strip().upper() != expected:
             raise serializers.ValidationError({"currency": currency_error(expected, sent)})
         for name in self.money_fields:

@@ -106,3 +106,57 @@ def test_payment_raises_balance_and_answers_the_entry(staff_api, account):
     assert body["amount"] == body["ledger_amount"] == {"amount": "25.000000", "currency": "USD"}
     assert "SEPA 2026-11-001" in body["description"]
     assert body["account"]["balance"]["amount"] == "125.000000"
+
+
+LARGEST = "9999999999999.999999"
+
+
+def test_charges_past_the_ceiling_are_402_naming_it_and_never_wedge_the_account(staff_api):
+    account = AccountFactory(payment_mode=PaymentMode.POSTPAID)
+
+    answers = [_charge(staff_api, account, LARGEST) for _ in range(10)]
+    paid = staff_api.post(
+        f"/api/v1/accounts/{account.pk}/payments/",
+        {"amount": "50"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=new_key(),
+    )
+
+    assert answers[0].status_code == 201
+    for refused in answers[1:]:
+        assert refused.status_code == 402, refused.content
+        assert refused.json()["error"] == "ceiling_exceeded"
+        assert refused.json()["field"] == "amount"
+        assert "10,000,000,000,000" in refused.json()["detail"]
+    assert paid.status_code == 201
+    assert paid.json()["account"]["balance"]["amount"] == "-9999999999949.999999"
+    assert Entry.objects.filter(account=account).count() == 2
+
+
+def test_a_smaller_charge_that_fits_under_the_ceiling_is_still_booked(staff_api):
+    account = AccountFactory(payment_mode=PaymentMode.POSTPAID)
+
+    first = _charge(staff_api, account, "6000000000000")
+    refused = _charge(staff_api, account, "6000000000000")
+    smaller = _charge(staff_api, account, "3999999999999.999999")
+
+    assert (first.status_code, refused.status_code, smaller.status_code) == (201, 402, 201)
+    assert "3,999,999,999,999.999999" in refused.json()["detail"]  # what still fits
+    assert smaller.json()["account"]["balance"]["amount"] == "-9999999999999.999999"
+
+
+def test_money_received_past_the_ceiling_is_400_naming_it(staff_api):
+    account = AccountFactory(funds=LARGEST)
+
+    response = staff_api.post(
+        f"/api/v1/accounts/{account.pk}/payments/",
+        {"amount": "1"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=new_key(),
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "ceiling_exceeded"
+    assert response.json()["field"] == "amount"
+    assert "10,000,000,000,000" in response.json()["detail"]
+    assert Entry.objects.filter(account=account).count() == 1

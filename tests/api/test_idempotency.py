@@ -5,7 +5,7 @@ import pytest
 from accounts.models import Client
 from api.models import IdempotencyRecord
 from ledger.models import Entry, Reservation
-from ledger.services import ledger_reserve
+from ledger.services import ledger_release, ledger_reserve
 from tests.factories import staff_user
 
 from .conftest import client_for, new_key
@@ -127,17 +127,64 @@ def test_a_replay_is_not_decided_again_even_when_funds_ran_out(staff_api, accoun
     assert again.content == first.content
 
 
-def test_a_refused_spend_is_not_stored_so_its_retry_decides_afresh(staff_api, account):
+def test_a_refused_spend_is_the_keys_outcome_even_after_a_top_up(staff_api, account):
+    # One key, one outcome: the refusal is replayed; the top-up allows a new operation,
+    # under a new key.
     path = f"/api/v1/accounts/{account.pk}/charges/"
     key = new_key()
     refused = _post(staff_api, path, {"amount": "150"}, key)
     _post(staff_api, f"/api/v1/accounts/{account.pk}/payments/", {"amount": "100"}, new_key())
 
     retried = _post(staff_api, path, {"amount": "150"}, key)
+    with_a_new_key = _post(staff_api, path, {"amount": "150"}, new_key())
 
     assert refused.status_code == 402
-    assert retried.status_code == 201
-    assert retried.json()["account"]["balance"]["amount"] == "50.000000"
+    assert refused.json()["error"] == "insufficient_funds"
+    assert retried.status_code == 402
+    assert retried.content == refused.content
+    assert retried["Idempotent-Replayed"] == "true"
+    assert with_a_new_key.status_code == 201
+    assert with_a_new_key.json()["account"]["balance"]["amount"] == "50.000000"
+
+
+def test_a_refused_hold_is_replayed_with_its_key_and_holds_nothing(staff_api, account):
+    path = f"/api/v1/accounts/{account.pk}/reservations/"
+    key = new_key()
+    refused = _post(staff_api, path, {"amount": "150"}, key)
+    _post(staff_api, f"/api/v1/accounts/{account.pk}/payments/", {"amount": "100"}, new_key())
+
+    retried = _post(staff_api, path, {"amount": "150"}, key)
+
+    assert (refused.status_code, retried.status_code) == (402, 402)
+    assert retried.content == refused.content
+    assert not Reservation.objects.filter(account=account).exists()
+
+
+def test_a_refused_commit_is_replayed_with_its_key(staff_api, account):
+    hold = ledger_reserve(account_id=account.pk, amount="5", idempotency_key=new_key())
+    ledger_release(reservation_id=hold.reservation.pk)
+    path = f"/api/v1/reservations/{hold.reservation.pk}/commit/"
+    key = new_key()
+
+    first = _post(staff_api, path, {}, key)
+    again = _post(staff_api, path, {}, key)
+
+    assert (first.status_code, again.status_code) == (409, 409)
+    assert first.json()["error"] == "invalid_transition"
+    assert again.content == first.content
+    assert again["Idempotent-Replayed"] == "true"
+
+
+def test_a_refusal_with_the_key_and_another_body_is_a_conflict(staff_api, account):
+    path = f"/api/v1/accounts/{account.pk}/charges/"
+    key = new_key()
+    _post(staff_api, path, {"amount": "150"}, key)
+
+    response = _post(staff_api, path, {"amount": "50"}, key)
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "idempotency_conflict"
+    assert Entry.objects.filter(account=account).count() == 1
 
 
 def test_invalid_request_is_not_stored(staff_api, account):

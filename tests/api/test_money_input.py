@@ -5,10 +5,12 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import PaymentModeChange
+from accounts.models import BillingAccount, PaymentModeChange
 from ledger.models import Entry, Reservation
+from subscriptions.models import Plan
+from tests.factories import staff_user
 
-from .conftest import new_key
+from .conftest import client_for, new_key
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +191,88 @@ def test_money_is_answered_as_a_six_place_string_with_currency(staff_api, accoun
         assert isinstance(body[figure]["amount"], str)
         assert len(body[figure]["amount"].split(".")[1]) == 6
         assert body[figure]["currency"] == "USD"
+
+
+@pytest.mark.parametrize("endpoint", MONEY_POSTS)
+@pytest.mark.parametrize(
+    "amount",
+    ["\u0663", "\uff11", "\uff11\uff10.5", "1_0", "1_000", " 1 0", "\u00a05"],
+    ids=["arabic-indic", "fullwidth", "fullwidth-fraction", "underscore", "underscores",
+         "inner-space", "no-break-space"],
+)  # fmt: skip
+def test_amount_in_other_digits_or_with_separators_is_400_naming_the_field(
+    staff_api, account, endpoint, amount
+):
+    response = _post_raw(
+        staff_api,
+        f"/api/v1/accounts/{account.pk}/{endpoint}/",
+        json.dumps({"amount": amount}),
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid"
+    assert response.json()["field"] == "amount"
+    assert "0-9" in response.json()["detail"]
+    assert _nothing_written(account)
+
+
+@pytest.mark.parametrize("endpoint", MONEY_POSTS)
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"amount": "5", "currency": "XXX"}, "currency"),
+        ({"amount": "5", "currency": "XAU"}, "currency"),
+        ({"amount": {"amount": "5", "currency": "XTS"}}, "amount"),
+        ({"amount": {"amount": "5", "currency": "XDR"}}, "amount"),
+    ],
+    ids=["xxx-beside", "gold-beside", "testing-code-object", "sdr-object"],
+)
+def test_a_non_tender_currency_with_an_amount_is_400_saying_so(
+    staff_api, account, endpoint, body, field
+):
+    response = _post_raw(staff_api, f"/api/v1/accounts/{account.pk}/{endpoint}/", json.dumps(body))
+
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert "not a currency" in response.json()["detail"]
+    assert _nothing_written(account)
+
+
+@pytest.mark.parametrize("code", ["XXX", "XAU", "XAG", "XPD", "XPT", "XDR", "XTS", "XBA", "XSU",
+                                  "XUA", "CLF", "QQQ"])  # fmt: skip
+def test_a_client_in_a_non_tender_currency_is_400_and_nothing_is_created(staff_api, code):
+    response = staff_api.post(
+        "/api/v1/clients/",
+        {"name": "Gold Hoarders", "email": "gold@client.example", "currency": code},
+        format="json",
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == "currency"
+    assert code in response.json()["detail"]
+    assert not BillingAccount.objects.filter(currency=code).exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"price": "10", "currency": "XXX"},
+        {"price": "10", "currency": "XAU"},
+        {"price": {"amount": "10", "currency": "XPT"}},
+        {"price": {"amount": "10", "currency": "XTS"}},
+    ],
+    ids=["xxx", "gold", "platinum-in-price", "testing-in-price"],
+)
+def test_a_plan_in_a_non_tender_currency_is_400_and_nothing_is_created(body):
+    api = client_for(staff_user("Billing staff"))
+
+    response = api.post(
+        "/api/v1/plans/",
+        {"code": "bullion", "name": "Bullion", **body},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=new_key(),
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] in ("currency", "price")
+    assert not Plan.objects.filter(code="bullion").exists()

@@ -2,6 +2,7 @@ import pytest
 from django.utils import timezone
 
 from ledger.models import Entry, Reservation
+from tests.factories import AccountFactory
 
 from .conftest import new_key
 
@@ -139,3 +140,15 @@ def test_committing_again_with_another_amount_is_409(staff_api, account):
 
     assert response.status_code == 409
     assert Entry.objects.filter(reservation_id=hold["id"]).count() == 1
+
+
+def test_a_hold_past_the_ceiling_is_402_naming_it_and_holds_nothing(staff_api):
+    account = AccountFactory(payment_mode="postpaid")
+    _hold(staff_api, account, "9999999999999.999999")
+
+    response = _post(staff_api, f"/api/v1/accounts/{account.pk}/reservations/", {"amount": "1"})
+
+    assert response.status_code == 402
+    assert response.json()["error"] == "ceiling_exceeded"
+    assert "10,000,000,000,000" in response.json()["detail"]
+    assert Reservation.objects.filter(account=account).count() == 1
