@@ -8,7 +8,9 @@ HTTP status follows from their class.
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -24,6 +26,8 @@ from billing_site.exceptions import (
     PermissionRefused,
 )
 from ledger.exceptions import SpendRefused
+
+from .parsers import BodyTooLarge, upload_limit
 
 logger = logging.getLogger(__name__)
 
@@ -48,18 +52,27 @@ def error_body(code: str, detail: str, field: str | None = None) -> dict:
     return body
 
 
+def domain_error_response(exc: DomainError) -> Response:
+    """The answer to a domain error: its code and sentence, the status its class has."""
+    http_status = next(
+        (code for cls, code in DOMAIN_STATUS if isinstance(exc, cls)),
+        status.HTTP_400_BAD_REQUEST,
+    )
+    return Response(error_body(exc.code, exc.detail, exc.field), status=http_status)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        http_status = next(
-            (code for cls, code in DOMAIN_STATUS if isinstance(exc, cls)),
-            status.HTTP_400_BAD_REQUEST,
-        )
         set_rollback()
-        return Response(error_body(exc.code, exc.detail, exc.field), status=http_status)
+        return domain_error_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found, or not visible to this API key.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):  # Django's multipart parser, past the limit
+        exc = BodyTooLarge(upload_limit())
+    elif isinstance(exc, SuspiciousOperation):  # too many fields or files, and the like
+        exc = exceptions.ParseError(f"The request was refused: {exc}")
     response = drf_exception_handler(exc, context)  # status, headers, rollback
     if response is None:
         return _server_error(exc, context)
@@ -83,8 +96,13 @@ def _server_error(exc, context) -> Response:
         exc_info=exc,
     )
     set_rollback()
+    # The error may come after a commit, so the answer never says nothing was changed.
     return Response(
-        error_body("server_error", "Something went wrong on our side; nothing was changed."),
+        error_body(
+            "server_error",
+            "Something went wrong on our side. If you sent an Idempotency-Key, retry with "
+            "the same key: a change that was made is answered, never made twice.",
+        ),
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
 
@@ -105,6 +123,7 @@ def first_error(detail, path=()) -> tuple[str | None, str]:
     return field, message
 
 
+@csrf_exempt  # a key, not a cookie, authenticates here: no CSRF page in place of the 404
 def not_found_view(request, *args, **kwargs):
     """JSON 404 for any path under the API that names no endpoint."""
     return JsonResponse(

@@ -1,4 +1,5 @@
-"""The outbox in the admin: events, webhook endpoints, deliveries with every attempt."""
+"""The outbox in the admin: events, webhook endpoints, e-mail and webhook deliveries with
+every attempt, and a resend action for each kind of delivery."""
 
 import json
 
@@ -12,13 +13,14 @@ from billing_site.exceptions import DomainError
 
 from .models import (
     DeliveryAttempt,
+    EmailAttempt,
     EmailNotification,
     Event,
     EventType,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from .services import webhook_clean, webhook_resend
+from .services import email_resend, webhook_clean, webhook_resend
 
 DELIVERY_TONES = {"pending": "warn", "succeeded": "ok", "failed": "bad"}
 
@@ -50,7 +52,7 @@ class EventAdmin(ReadOnlyModelAdmin):
         note = getattr(obj, "email", None)
         if note is None:
             return "—"
-        return badge("sent", "ok") if note.sent_at else badge(note.error or "not sent", "bad")
+        return badge(note.get_status_display(), DELIVERY_TONES.get(note.status, "muted"))
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -132,24 +134,79 @@ class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
 
     @admin.action(description="Resend the selected deliveries now", permissions=["resend"])
     def resend(self, request, queryset):
-        ok = failed = 0
-        for delivery in queryset:
-            try:
-                attempt = webhook_resend(delivery_id=delivery.pk, resent_by=request.user)
-            except DomainError as exc:
-                self.message_user(request, exc.detail, messages.ERROR)
-                return
-            ok, failed = (ok + 1, failed) if attempt.ok else (ok, failed + 1)
-        level = messages.SUCCESS if not failed else messages.WARNING
-        self.message_user(request, f"Resent: {ok} delivered, {failed} failed again.", level)
+        _resend(
+            self,
+            request,
+            queryset,
+            lambda pk: webhook_resend(delivery_id=pk, resent_by=request.user),
+        )
 
     def has_resend_permission(self, request):
         return request.user.has_perm("notifications.change_webhookdelivery")
 
 
+def _resend(model_admin, request, queryset, resend_one) -> None:
+    """Resend each selected delivery through its service and say how it went."""
+    ok = failed = 0
+    for pk in queryset.values_list("pk", flat=True):
+        try:
+            attempt = resend_one(pk)
+        except DomainError as exc:
+            model_admin.message_user(request, exc.detail, messages.ERROR)
+            return
+        ok, failed = (ok + 1, failed) if attempt.ok else (ok, failed + 1)
+    level = messages.SUCCESS if not failed else messages.WARNING
+    verb = "sent" if queryset.model is EmailNotification else "delivered"
+    model_admin.message_user(request, f"Resent: {ok} {verb}, {failed} failed again.", level)
+
+
+class EmailAttemptInline(ReadOnlyInline):
+    model = EmailAttempt
+    fields = readonly_fields = ("attempted_at", "error", "duration_ms", "resent_by")
+
+
 @admin.register(EmailNotification)
 class EmailNotificationAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "to", "subject", "sent_at", "error")
-    search_fields = ("to", "subject")
+    list_display = (
+        "created_at",
+        "event_type",
+        "to",
+        "status_badge",
+        "attempt_count",
+        "next_attempt_at",
+        "last_error",
+    )
+    list_filter = ("status", "event__type")
+    search_fields = ("to", "subject", "event__message_id")
     list_select_related = ("event",)
     show_full_result_count = False
+    readonly_fields = (
+        "event",
+        "to",
+        "subject",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "last_error",
+        "sent_at",
+        "created_at",
+    )
+    inlines = (EmailAttemptInline,)
+    actions = ("resend",)
+
+    @admin.display(description="event", ordering="event__type")
+    def event_type(self, obj):
+        return obj.event.type
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.get_status_display(), DELIVERY_TONES.get(obj.status, "muted"))
+
+    @admin.action(description="Resend the selected e-mails now", permissions=["resend"])
+    def resend(self, request, queryset):
+        _resend(
+            self, request, queryset, lambda pk: email_resend(email_id=pk, resent_by=request.user)
+        )
+
+    def has_resend_permission(self, request):
+        return request.user.has_perm("notifications.change_emailnotification")

@@ -2,7 +2,8 @@
 
 An event row is written in the same transaction as the change it reports, so an event
 exists exactly when the change committed; delivery happens after commit, in Celery,
-with every attempt kept.
+with every attempt kept. Each e-mail and each webhook is a delivery row written with
+the event, so a lost task or a failed send is retried by beat's sweepers.
 """
 
 import base64
@@ -12,6 +13,7 @@ import time
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django_fsm import FSMField, transition
 
 
 class EventType(models.TextChoices):
@@ -22,6 +24,7 @@ class EventType(models.TextChoices):
     CREDIT_BLOCKED = "credit.blocked", "Credit blocked"
     CREDIT_UNBLOCKED = "credit.unblocked", "Credit unblocked"
     MANUAL_OPERATION_DECIDED = "manual_operation.decided", "Manual operation decided"
+    CALENDAR_MISSED = "calendar.missed", "Billing calendar day missed"
 
 
 def new_message_id() -> str:
@@ -88,13 +91,30 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed (gave up)"
 
 
+def _delivery_constraints(prefix: str) -> list:
+    """What every delivery row keeps true: a known status, and a pending row always has
+    the time of its next attempt (the sweepers find it by that time)."""
+    return [
+        models.CheckConstraint(
+            name=f"{prefix}_status_valid", condition=Q(status__in=DeliveryStatus.values)
+        ),
+        models.CheckConstraint(
+            name=f"{prefix}_pending_has_next_attempt",
+            condition=~Q(status=DeliveryStatus.PENDING) | Q(next_attempt_at__isnull=False),
+        ),
+    ]
+
+
 class WebhookDelivery(models.Model):
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="deliveries")
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries"
     )
-    status = models.CharField(
-        max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    status = FSMField(
+        max_length=20,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.PENDING,
+        protected=True,
     )
     attempt_count = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -105,7 +125,8 @@ class WebhookDelivery(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "webhook deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_endpoint")
+            models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_endpoint"),
+            *_delivery_constraints("webhook_delivery"),
         ]
         indexes = [
             models.Index(
@@ -117,6 +138,22 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event.type} → {self.endpoint.url}"
+
+    # Attempts move the state; a resend may start from any state.
+    @transition(field=status, source="*", target=DeliveryStatus.SUCCEEDED)
+    def succeed(self, *, when):
+        self.attempt_count += 1
+        self.delivered_at, self.next_attempt_at = when, None
+
+    @transition(field=status, source="*", target=DeliveryStatus.PENDING)
+    def retry_at(self, when):
+        self.attempt_count += 1
+        self.next_attempt_at = when
+
+    @transition(field=status, source="*", target=DeliveryStatus.FAILED)
+    def give_up(self):
+        self.attempt_count += 1
+        self.next_attempt_at = None
 
 
 class DeliveryAttempt(models.Model):
@@ -141,14 +178,71 @@ class DeliveryAttempt(models.Model):
 
 
 class EmailNotification(models.Model):
+    """The e-mail of one event to the client's billing address: a delivery like a
+    webhook's, written with the event, sent by a worker, retried by beat."""
+
     event = models.OneToOneField(Event, on_delete=models.PROTECT, related_name="email")
-    to = models.EmailField()
-    subject = models.CharField(max_length=300)
+    to = models.EmailField(help_text="The client's billing address when the event happened.")
+    subject = models.CharField(max_length=300, blank=True)
+    status = FSMField(
+        max_length=20,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.PENDING,
+        protected=True,
+    )
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = "email delivery"
+        verbose_name_plural = "email deliveries"
+        constraints = _delivery_constraints("email")
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="email_pending_due",
+                condition=Q(status="pending"),
+            )
+        ]
 
     def __str__(self):
-        return f"{self.subject} → {self.to}"
+        return f"{self.subject or self.event.type} → {self.to}"
+
+    @transition(field=status, source="*", target=DeliveryStatus.SUCCEEDED)
+    def succeed(self, *, when):
+        self.attempt_count += 1
+        self.sent_at, self.next_attempt_at, self.last_error = when, None, ""
+
+    @transition(field=status, source="*", target=DeliveryStatus.PENDING)
+    def retry_at(self, when, *, error: str):
+        self.attempt_count += 1
+        self.next_attempt_at, self.last_error = when, error
+
+    @transition(field=status, source="*", target=DeliveryStatus.FAILED)
+    def give_up(self, *, error: str):
+        self.attempt_count += 1
+        self.next_attempt_at, self.last_error = None, error
+
+
+class EmailAttempt(models.Model):
+    email = models.ForeignKey(EmailNotification, on_delete=models.CASCADE, related_name="attempts")
+    attempted_at = models.DateTimeField(auto_now_add=True)
+    error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    resent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+
+    def __str__(self):
+        return self.error or "sent"
+
+    @property
+    def ok(self) -> bool:
+        return not self.error

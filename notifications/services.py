@@ -1,14 +1,22 @@
 """Record events in the outbox and deliver them by email and signed webhooks.
 
-`event_record` runs inside the transaction of the change it reports; delivery is queued
-with `transaction.on_commit`, so a rolled-back change never notifies anyone. Webhook
-attempts back off (`BACKOFF`) and a beat task retries the due ones, so a worker restart
-loses nothing; staff can resend any delivery from the admin.
+`event_record` runs inside the transaction of the change it reports and writes, with the
+event, one delivery row per message: the e-mail to the client's billing address and one
+per subscribed webhook endpoint. A rolled-back change therefore notifies nobody, and a
+committed one is never forgotten: the dispatch queued after commit only sends sooner
+what beat's sweepers (`emails_retry_due`, `deliveries_retry_due`, every minute) would
+send anyway. Every attempt is kept; a failed one is retried after `BACKOFF`, then given
+up; staff can resend any delivery from the admin.
+
+Each delivery is sent on its own, under a row lock taken with SKIP LOCKED, so a worker
+and a sweeper never send one message twice, and no failure of one message (an SMTP
+outage, a broken endpoint) holds up another.
 """
 
 import base64
 import binascii
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
@@ -19,12 +27,15 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from accounts.models import BillingAccount
+from billing_site.after_commit import queue_after_commit
 from billing_site.bulk import insert_rows
 from billing_site.exceptions import InvalidInput, NotFound, require_perm
 
 from .models import (
     DeliveryAttempt,
     DeliveryStatus,
+    EmailAttempt,
     EmailNotification,
     Event,
     EventType,
@@ -33,6 +44,8 @@ from .models import (
     new_message_id,
 )
 from .signing import headers
+
+logger = logging.getLogger(__name__)
 
 # Seconds to wait after the 1st, 2nd, … failed attempt; after the last, give up.
 BACKOFF = [30, 120, 600, 3600, 6 * 3600, 24 * 3600]
@@ -44,9 +57,21 @@ def _endpoints_for(event_type: str) -> list[WebhookEndpoint]:
 
 
 def _queue_dispatch(event_ids: list[int]) -> None:
-    from .tasks import dispatch_events  # tasks import the services
+    """After commit, one task per channel, so a slow mail server never delays a webhook."""
+    from .tasks import deliver_event_webhooks, send_event_emails  # tasks import the services
 
-    transaction.on_commit(lambda: dispatch_events.delay(event_ids))
+    for task in (send_event_emails, deliver_event_webhooks):
+        queue_after_commit(
+            task, event_ids, recovery="beat's delivery sweepers send them within a minute"
+        )
+
+
+def _billing_addresses(account_ids) -> dict[int, str]:
+    return dict(
+        BillingAccount.objects.filter(pk__in=set(account_ids))
+        .exclude(client__email="")
+        .values_list("pk", "client__email")
+    )
 
 
 def event_record(*, type: str, data: dict, account_id=None, dedupe_key=None) -> Event | None:
@@ -62,10 +87,14 @@ def event_record(*, type: str, data: dict, account_id=None, dedupe_key=None) -> 
         if dedupe_key and Event.objects.filter(dedupe_key=dedupe_key).exists():
             return None
         raise
+    now = timezone.now()
     WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=timezone.now())
+        WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=now)
         for endpoint in _endpoints_for(type)
     )
+    address = _billing_addresses([account_id]).get(account_id) if account_id else None
+    if address:
+        EmailNotification.objects.create(event=event, to=address, next_attempt_at=now)
     _queue_dispatch([event.pk])
     return event
 
@@ -91,6 +120,16 @@ def events_record_bulk(event_type: str, items: list[tuple[dict, int | None]]) ->
             (event_id, endpoint.pk, now)
             for endpoint in _endpoints_for(event_type)
             for event_id in ids
+        ],
+    )
+    addresses = _billing_addresses(account_id for _, account_id in items if account_id)
+    insert_rows(
+        EmailNotification,
+        ["event_id", "to", "next_attempt_at"],
+        [
+            (event_id, addresses[account_id], now)
+            for event_id, (_, account_id) in zip(ids, items, strict=True)
+            if account_id in addresses
         ],
     )
     _queue_dispatch(ids)
@@ -131,56 +170,146 @@ def event_body(event: Event) -> str:
     )
 
 
-def email_send(event: Event) -> EmailNotification | None:
-    """Email the client's billing address once per event (text and HTML).
+def _after_failure(delivery, now, **error) -> None:
+    """Schedule the next attempt after a failed one, or give up after the last backoff."""
+    if delivery.attempt_count >= len(BACKOFF):
+        delivery.give_up(**error)
+    else:
+        delivery.retry_at(now + timedelta(seconds=BACKOFF[delivery.attempt_count]), **error)
 
-    Events recorded without an account (a declined manual operation: the client is only
-    ever told "under review") go to webhooks alone.
-    """
-    if event.account_id is None:
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _isolated(deliver, delivery_id: int, kind: str):
+    """One delivery, whatever happens to it: a failure the attempt did not record (the
+    database, a bug) is logged and left to the sweeper, never raised to the next one."""
+    try:
+        return deliver(delivery_id)
+    except Exception:  # never let one message stop the others
+        logger.warning(
+            "%s %s was not attempted; the sweeper retries it", kind, delivery_id, exc_info=True
+        )
         return None
-    if EmailNotification.objects.filter(event=event).exists():
-        return None
+
+
+# -- e-mail ---------------------------------------------------------------------------
+
+
+def _email_message(email: EmailNotification) -> EmailMultiAlternatives:
+    event = email.event
     client = event.account.client
     context = {"event": event, "data": event.data, "client": client, "type": event.type}
-    subject = render_to_string("notifications/email/subject.txt", context).strip()
-    note = EmailNotification.objects.create(event=event, to=client.email, subject=subject[:300])
+    email.subject = render_to_string("notifications/email/subject.txt", context).strip()[:300]
     message = EmailMultiAlternatives(
-        subject=note.subject,
+        subject=email.subject,
         body=render_to_string("notifications/email/body.txt", context),
-        to=[client.email],
+        to=[email.to],
     )
     message.attach_alternative(
         render_to_string("notifications/email/body.html", context), "text/html"
     )
+    return message
+
+
+def email_attempt(email: EmailNotification, *, resent_by=None) -> EmailAttempt:
+    """Send the e-mail once (text and HTML), record the attempt, and schedule the next one
+    if it failed. The caller holds the row's lock."""
+    started = time.monotonic()
+    error = ""
     try:
-        message.send()
-    except OSError as exc:  # SMTP down: keep the row, say why
-        EmailNotification.objects.filter(pk=note.pk).update(error=str(exc)[:500])
-        return note
-    EmailNotification.objects.filter(pk=note.pk).update(sent_at=timezone.now())
-    return note
+        _email_message(email).send()
+    except Exception as exc:  # noqa: BLE001 - any failure is this attempt's: kept, retried
+        error = _error_text(exc)
+    attempt = EmailAttempt.objects.create(
+        email=email,
+        error=error,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        resent_by=resent_by,
+    )
+    now = timezone.now()
+    if error:
+        _after_failure(email, now, error=error)
+    else:
+        email.succeed(when=now)
+    email.save(
+        update_fields=[
+            "subject",
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "last_error",
+            "sent_at",
+        ]
+    )
+    return attempt
+
+
+def email_deliver_due(email_id: int) -> EmailAttempt | None:
+    """Send one pending e-mail that is due, unless another worker holds it or sent it."""
+    with transaction.atomic():
+        email = (
+            EmailNotification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("event__account__client")
+            .filter(pk=email_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
+            .first()
+        )
+        return None if email is None else email_attempt(email)
+
+
+def emails_retry_due(*, limit: int = 500) -> int:
+    """Beat's sweeper: every pending e-mail whose time has come (new ones whose dispatch
+    was lost, failed ones whose backoff is over); returns how many were attempted."""
+    due = (
+        EmailNotification.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(_isolated(email_deliver_due, pk, "E-mail") is not None for pk in list(due))
+
+
+def email_resend(*, email_id: int, resent_by=None) -> EmailAttempt:
+    """Send an e-mail again now, whatever its state (staff action)."""
+    require_perm(resent_by, "notifications.change_emailnotification", "resend e-mails")
+    with transaction.atomic():
+        email = (
+            EmailNotification.objects.select_for_update(of=("self",))
+            .select_related("event__account__client")
+            .filter(pk=email_id)
+            .first()
+        )
+        if email is None:
+            raise NotFound(f"E-mail {email_id} does not exist.")
+        return email_attempt(email, resent_by=resent_by)
+
+
+# -- webhooks -------------------------------------------------------------------------
 
 
 def webhook_attempt(delivery: WebhookDelivery, *, resent_by=None) -> DeliveryAttempt:
     """POST the event once, record the attempt, and schedule the next one if it failed."""
     event, endpoint = delivery.event, delivery.endpoint
     body = event_body(event)
-    request = urllib.request.Request(  # noqa: S310 - staff-configured http(s) endpoint
-        endpoint.url,
-        data=body.encode(),
-        method="POST",
-        headers=headers(endpoint.secret, event.message_id, int(time.time()), body),
-    )
     started = time.monotonic()
     status_code, error = None, ""
     try:
+        request = urllib.request.Request(  # noqa: S310 - staff-configured http(s) endpoint
+            endpoint.url,
+            data=body.encode(),
+            method="POST",
+            headers=headers(endpoint.secret, event.message_id, int(time.time()), body),
+        )
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
             status_code = response.status
     except urllib.error.HTTPError as exc:
         status_code, error = exc.code, f"HTTP {exc.code}"
     except (urllib.error.URLError, OSError) as exc:
         error = str(getattr(exc, "reason", exc))[:500]
+    except Exception as exc:  # noqa: BLE001 - a URL urllib refuses: this attempt's error
+        error = _error_text(exc)
     attempt = DeliveryAttempt.objects.create(
         delivery=delivery,
         status_code=status_code,
@@ -189,47 +318,32 @@ def webhook_attempt(delivery: WebhookDelivery, *, resent_by=None) -> DeliveryAtt
         resent_by=resent_by,
     )
     now = timezone.now()
-    delivery.attempt_count += 1
     if attempt.ok:
-        delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
-            DeliveryStatus.SUCCEEDED,
-            now,
-            None,
-        )
-    elif delivery.attempt_count > len(BACKOFF):
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+        delivery.succeed(when=now)
     else:
-        delivery.status = DeliveryStatus.PENDING
-        delivery.next_attempt_at = now + timedelta(seconds=BACKOFF[delivery.attempt_count - 1])
+        _after_failure(delivery, now)
     delivery.save(update_fields=["status", "attempt_count", "next_attempt_at", "delivered_at"])
     return attempt
 
 
-def _claim(delivery_id: int) -> WebhookDelivery | None:
-    """Lock one pending delivery that is due, so two workers never send it twice at once."""
-    return (
-        WebhookDelivery.objects.select_for_update(skip_locked=True)
-        .select_related("event", "endpoint")
-        .filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
-        .first()
-    )
-
-
 def webhook_deliver_due(delivery_id: int) -> DeliveryAttempt | None:
+    """POST one pending delivery that is due, unless another worker holds it or sent it."""
     with transaction.atomic():
-        delivery = _claim(delivery_id)
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("event", "endpoint")
+            .filter(
+                pk=delivery_id,
+                status=DeliveryStatus.PENDING,
+                next_attempt_at__lte=timezone.now(),
+            )
+            .first()
+        )
         return None if delivery is None else webhook_attempt(delivery)
 
 
-def event_dispatch(event_id: int) -> None:
-    """Email, then every webhook delivery of the event that is due."""
-    event = Event.objects.select_related("account__client").get(pk=event_id)
-    email_send(event)
-    for delivery_id in event.deliveries.values_list("pk", flat=True):
-        webhook_deliver_due(delivery_id)
-
-
 def deliveries_retry_due(*, limit: int = 500) -> int:
+    """Beat's sweeper for webhooks, as `emails_retry_due` is for e-mail."""
     due = (
         WebhookDelivery.objects.filter(
             status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
@@ -237,7 +351,9 @@ def deliveries_retry_due(*, limit: int = 500) -> int:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
-    return sum(webhook_deliver_due(pk) is not None for pk in list(due))
+    return sum(
+        _isolated(webhook_deliver_due, pk, "Webhook delivery") is not None for pk in list(due)
+    )
 
 
 def webhook_resend(*, delivery_id: int, resent_by=None) -> DeliveryAttempt:
@@ -245,7 +361,7 @@ def webhook_resend(*, delivery_id: int, resent_by=None) -> DeliveryAttempt:
     require_perm(resent_by, "notifications.change_webhookdelivery", "resend webhooks")
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update()
+            WebhookDelivery.objects.select_for_update(of=("self",))
             .select_related("event", "endpoint")
             .filter(pk=delivery_id)
             .first()
@@ -253,6 +369,30 @@ def webhook_resend(*, delivery_id: int, resent_by=None) -> DeliveryAttempt:
         if delivery is None:
             raise NotFound(f"Delivery {delivery_id} does not exist.")
         return webhook_attempt(delivery, resent_by=resent_by)
+
+
+# -- dispatch after commit ------------------------------------------------------------
+
+
+def events_send_emails(event_ids: list[int]) -> int:
+    """The e-mails of freshly recorded events, each on its own; returns how many were
+    attempted (none that a sweeper already holds or sent)."""
+    ids = EmailNotification.objects.filter(event_id__in=event_ids).values_list("pk", flat=True)
+    return sum(_isolated(email_deliver_due, pk, "E-mail") is not None for pk in list(ids))
+
+
+def events_deliver_webhooks(event_ids: list[int]) -> int:
+    """The webhooks of freshly recorded events, each on its own."""
+    ids = WebhookDelivery.objects.filter(event_id__in=event_ids).values_list("pk", flat=True)
+    return sum(
+        _isolated(webhook_deliver_due, pk, "Webhook delivery") is not None for pk in list(ids)
+    )
+
+
+def event_dispatch(event_id: int) -> None:
+    """Every due delivery of one event (webhooks first: they do not wait for SMTP)."""
+    events_deliver_webhooks([event_id])
+    events_send_emails([event_id])
 
 
 def webhook_clean(*, url: str, events: list[str], secret: str | None = None) -> dict:

@@ -28,6 +28,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
+from billing_site.after_commit import run_after_commit
 from billing_site.exceptions import InvalidInput, NotFound, require_perm
 from billing_site.money import (
     InvalidAmount,
@@ -278,7 +279,11 @@ def invoice_attach_receipt(*, invoice_id: int, upload, attached_by=None) -> Paym
             receipts.delete(name)
             raise
         if previous and previous != name:
-            transaction.on_commit(lambda: receipts.delete(previous))
+            run_after_commit(
+                lambda: receipts.delete(previous),
+                what=f"deleting the replaced receipt {previous} of invoice {invoice.pk}",
+                recovery="the file stays behind, unused; delete it by hand",
+            )
     return payment
 
 

@@ -19,6 +19,7 @@ from accounts.services import (
     account_restate_credit_block,
     account_unblock_credit,
 )
+from billing_site.after_commit import queue_after_commit
 from billing_site.bulk import bulk_insert, bulk_update_fields
 from billing_site.exceptions import InvalidInput, NotFound, require_perm
 from ledger.models import Balance, Entry, EntryKind, bill_at_for
@@ -41,13 +42,20 @@ from ..selectors import oldest_overdue_invoice
 
 
 def warm_pdfs(invoice_ids: list[int]) -> None:
-    """After commit, have a worker render the changed invoices' PDFs into the cache."""
+    """After commit, have a worker render the changed invoices' PDFs into the cache.
+
+    Only a head start: a PDF whose version is stale is rendered when it is asked for, so
+    a broker that cannot take the task costs a slower first download, never the change.
+    """
     if not invoice_ids or not settings.INVOICE_PDF_WARM_CACHE:
         return
     from ..tasks import render_invoice_pdfs  # tasks import the services
 
-    ids = list(invoice_ids)
-    transaction.on_commit(lambda: render_invoice_pdfs.delay(ids))
+    queue_after_commit(
+        render_invoice_pdfs,
+        list(invoice_ids),
+        recovery="each PDF is rendered when it is first downloaded",
+    )
 
 
 def log_transition(invoice: Invoice, before: str, *, by=None, reason: str = "") -> None:
