@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import BillingAccount, CreditStatus
 from approvals.models import ManualOperation, OperationStatus
+from billing_site.cycle import CalendarState, calendar_state
 from invoicing.models import UNPAID_STATUSES, Invoice, InvoiceStatus
 
 ZERO = Decimal(0)
@@ -143,6 +144,16 @@ def dashboard_pending_operations() -> dict:
     return ManualOperation.objects.filter(status=OperationStatus.PENDING).aggregate(
         count=Count("id"), oldest=Min("created_at")
     )
+
+
+def dashboard_calendar() -> CalendarState:
+    """Where the billing calendar is (two queries): its last completed day, and the days
+    since, each missed once past its deadline or behind with a failed step.
+
+    Read from the calendar's own rows and the clock, so the warning shows even while
+    no task can run at all (a broker outage).
+    """
+    return calendar_state()
 
 
 def dashboard_overdue_invoices() -> int:

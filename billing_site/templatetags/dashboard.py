@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.admin.display import amount_text
 from billing_site import dashboard as selectors
+from billing_site.cycle import DEADLINE, STEP_NAMES
 
 register = template.Library()
 
@@ -154,6 +155,39 @@ def _aging_rows(rows, invoices_url: str) -> list[dict]:
     return result
 
 
+def _calendar(state, steps_url: str) -> dict:
+    """The calendar's card, and the days to warn of: missed, or with a step behind."""
+    now = state.now
+    days = [
+        {
+            "date": day.run_date,
+            "missed": day.missed(now),
+            "steps": [
+                {"name": step.name, "text": text}
+                for step, text in day.steps()
+                if text != "completed"
+            ],
+        }
+        for day in state.late_days
+    ]
+    last = state.last_step
+    return {
+        "url": steps_url,
+        "last_complete": state.last_complete,
+        "last_step": {
+            "name": STEP_NAMES.get(last.step, last.step),
+            "date": last.run_date,
+            "at": last.completed_at,
+        }
+        if last
+        else None,
+        "known": state.known,
+        "warning": bool(days),
+        "days": days,
+        "deadline": DEADLINE,
+    }
+
+
 @register.simple_tag(takes_context=True)
 def billing_dashboard(context) -> dict:
     request = context.get("request")
@@ -182,5 +216,9 @@ def billing_dashboard(context) -> dict:
         dashboard["pending_count"] = pending["count"]
         dashboard["pending_oldest"] = pending["oldest"]
         dashboard["pending_url"] = reverse("admin:approvals_pendingmanualoperation_changelist")
+    if user.has_perm("billing_site.view_calendarstep"):
+        dashboard["calendar"] = _calendar(
+            selectors.dashboard_calendar(), reverse("admin:billing_site_calendarstep_changelist")
+        )
     dashboard["shown"] = len(dashboard) > 1
     return dashboard
