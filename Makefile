@@ -70,7 +70,7 @@ test-in-db:
 	DJANGO_SETTINGS_MODULE=billing_site.settings.test $(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=billing_site.settings.production \
 	  SECRET_KEY=check-deploy-only-7Kq2vXw9Lp4Rz8Tn3Hm6Yb1Jc5Fd0Gs2Ue7Ai4Oy9Wk3 \
-	  ALLOWED_HOSTS=billing.example.com \
+	  ALLOWED_HOSTS=billing.example.com CACHE_URL=redis://127.0.0.1:6379/1 \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 	DJANGO_SETTINGS_MODULE=billing_site.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 

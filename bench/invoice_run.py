@@ -128,13 +128,14 @@ GENERATE = [
         "accounts",
         """INSERT INTO accounts_billingaccount (id, client_id, currency, payment_mode,
                credit_limit, credit_limit_scope, payment_term_days, credit_status,
-               postpaid_permission, credit_blocked_by_overdue, created_at)
+               postpaid_permission, credit_blocked_by_overdue, credit_block_reason,
+               created_at)
            SELECT g, g,
                CASE g %% 10 WHEN 3 THEN 'EUR' WHEN 6 THEN 'JPY' WHEN 9 THEN 'BHD' ELSE 'USD' END,
                CASE WHEN g %% 20 < 2 THEN 'prepaid' WHEN g %% 20 < 11 THEN 'credit_limit'
                     ELSE 'postpaid' END,
                CASE WHEN g %% 20 BETWEEN 2 AND 10 THEN 100000 END,
-               'total_debt', 14, 'active', 'not_requested', false, %(created)s
+               'total_debt', 14, 'active', 'not_requested', false, '', %(created)s
            FROM generate_series(1, %(accounts)s) g""",
     ),
     (

@@ -133,6 +133,11 @@ class Invoice(models.Model):
             models.CheckConstraint(
                 name="invoice_kind_valid", condition=Q(kind__in=InvoiceKind.values)
             ),
+            # The total is what the billed entries add up to, sign turned: owed > 0.
+            models.CheckConstraint(
+                name="invoice_total_is_billed_amount",
+                condition=Q(total=-(models.F("subtotal") + models.F("rounding"))),
+            ),
             models.CheckConstraint(
                 name="invoice_paid_within_total",
                 condition=Q(amount_paid__gte=0)

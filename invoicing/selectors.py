@@ -9,7 +9,7 @@ from django.db.models.functions import Lag
 from billing_site.money import ZERO, exact, round_to_minor_unit
 from ledger.models import BILLABLE_KINDS, Balance, Entry
 
-from .models import Invoice, InvoiceLine, InvoiceStatus, Payment
+from .models import UNPAID_STATUSES, Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus
 
 _BILLABLE = sorted(BILLABLE_KINDS)
 
@@ -131,6 +131,8 @@ def invoice_mismatches(chunk_size: int = 5000):
             )
             yield from _check(inv)
     yield from _window_gaps()
+    yield from invoice_series_mismatches()
+    yield from invoice_status_mismatches()
 
 
 def _check(inv):
@@ -185,6 +187,158 @@ def _window_gaps():
                 f"account {account_id} is cut off at {billed_until}, its last window "
                 f"ends at {until}",
             )
+
+
+# Each invoice's number read back as `invoice_numbers_take` writes it: INV-<year>-<n>,
+# n in six digits or more; `canonical` is false for anything else.
+_NUMBERED = (
+    "WITH parsed AS (SELECT id, number, issued_on, "
+    "substring(number FROM '^INV-([0-9]{4})-[0-9]+$')::int AS year, "
+    "substring(number FROM '^INV-[0-9]{4}-([0-9]+)$')::bigint AS n "
+    "FROM invoicing_invoice), "
+    "numbered AS (SELECT *, number IS NOT DISTINCT FROM "
+    "'INV-' || year || '-' || lpad(n::text, greatest(6, length(n::text)), '0') "
+    "AS canonical FROM parsed) "
+)
+
+
+def _numbered(select: str) -> str:
+    return _NUMBERED + select
+
+
+# Missing numbers are listed one by one up to this many per year, then counted.
+_MISSING_LISTED = 20
+
+
+@dataclass(frozen=True)
+class SeriesMismatch:
+    year: int
+    what: str
+
+    def __str__(self):
+        return f"invoice series {self.year}: {self.what}"
+
+
+def invoice_series_mismatches():
+    """Yield every break in the invoice numbers: each year's numbers are 1..n, each once
+    (gapless, no duplicates), its series row is at n + 1, and a number's year is its
+    invoice's issue year."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _numbered(
+                "SELECT number, issued_on FROM numbered WHERE NOT canonical "
+                "OR year <> EXTRACT(YEAR FROM issued_on) ORDER BY id"
+            )
+        )
+        for number, issued_on in cursor.fetchall():
+            yield InvoiceMismatch(
+                number, f"the number is not from the series of its issue date {issued_on}"
+            )
+        cursor.execute(
+            _numbered(
+                "SELECT year, n, array_agg(number ORDER BY id) FROM numbered WHERE year IS "
+                "NOT NULL GROUP BY year, n HAVING count(*) > 1 ORDER BY year, n"
+            )
+        )
+        for year, n, numbers in cursor.fetchall():
+            yield SeriesMismatch(year, f"number {n} is used more than once ({', '.join(numbers)})")
+        cursor.execute(
+            _numbered(
+                "SELECT COALESCE(s.year, x.year), s.next_number, x.used, x.highest FROM "
+                "(SELECT year, count(DISTINCT n) AS used, max(n) AS highest FROM numbered "
+                "WHERE year IS NOT NULL GROUP BY year) x "
+                "FULL JOIN invoicing_invoiceseries s ON s.year = x.year ORDER BY 1"
+            )
+        )
+        for year, next_number, used, highest in cursor.fetchall():
+            used, highest = used or 0, highest or 0
+            if next_number is None:
+                yield SeriesMismatch(year, "numbers were issued without a series row")
+            elif next_number != highest + 1:
+                yield SeriesMismatch(
+                    year, f"the series is at {next_number}, the highest number is {highest}"
+                )
+            if used == highest:
+                continue
+            if highest - used > _MISSING_LISTED:
+                yield SeriesMismatch(year, f"{highest - used} numbers below {highest} are missing")
+                continue
+            cursor.execute(
+                _numbered(
+                    "SELECT g FROM generate_series(1, %s) g "
+                    "EXCEPT SELECT n FROM numbered WHERE year = %s ORDER BY 1"
+                ),
+                [highest, year],
+            )
+            missing = ", ".join(str(n) for (n,) in cursor.fetchall())
+            yield SeriesMismatch(year, f"number(s) {missing} missing: the series has a gap")
+
+
+def invoice_status_mismatches():
+    """Yield every invoice whose status disagrees with its log or its payment.
+
+    The status is the last move its log recorded; paid means its total applied and a
+    payment (if it has one) no longer waiting; approved, overdue and closed are unpaid,
+    with a payment; open has none yet; cancelled has no money applied and no payment
+    waiting or completed; a completed payment's invoice is paid; each payment's status
+    is the last move its own log recorded (none yet: waiting).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.number, i.status, c.to_status FROM invoicing_invoice i "
+            "LEFT JOIN (SELECT DISTINCT ON (invoice_id) invoice_id, to_status "
+            "FROM invoicing_invoicestatuschange ORDER BY invoice_id, id DESC) c "
+            "ON c.invoice_id = i.id "
+            "WHERE c.to_status IS DISTINCT FROM i.status ORDER BY i.id"
+        )
+        for number, status, logged in cursor.fetchall():
+            said = f"its log's last move is to {logged}" if logged else "its log is empty"
+            yield InvoiceMismatch(number, f"status {status}, but {said}")
+        cursor.execute(
+            "SELECT i.number, i.status, i.total, i.amount_paid, i.paid_at IS NOT NULL, "
+            "i.due_date, p.status, p.due_date, pc.to_status, p.id IS NOT NULL "
+            "FROM invoicing_invoice i LEFT JOIN invoicing_payment p ON p.invoice_id = i.id "
+            "LEFT JOIN (SELECT DISTINCT ON (payment_id) payment_id, to_status "
+            "FROM invoicing_paymentstatuschange ORDER BY payment_id, id DESC) pc "
+            "ON pc.payment_id = p.id ORDER BY i.id"
+        )
+        for row in cursor.fetchall():
+            yield from _status_check(*row)
+
+
+def _status_check(number, status, total, paid, paid_at, due, payment, payment_due, logged, has):
+    def wrong(what):
+        return InvoiceMismatch(number, what)
+
+    settled = paid >= total
+    if status == InvoiceStatus.PAID:
+        if not settled:
+            yield wrong(f"paid with {paid} of its total {total} applied")
+        if not paid_at:
+            yield wrong("paid without a payment time")
+    elif status == InvoiceStatus.CANCELLED:
+        if paid:
+            yield wrong(f"cancelled with {paid} applied")
+        if payment in (PaymentStatus.WAITING, PaymentStatus.COMPLETED):
+            yield wrong(f"cancelled, but its payment is {payment}")
+    elif status in (InvoiceStatus.CLOSED, *UNPAID_STATUSES):
+        if settled and total > 0:
+            yield wrong(f"{status} with its whole total {total} applied")
+        if not has:
+            yield wrong(f"{status} without a payment")
+    elif status == InvoiceStatus.OPEN and has:
+        yield wrong("open, yet it has a payment")
+    if not has:
+        return
+    if payment == PaymentStatus.COMPLETED and status != InvoiceStatus.PAID:
+        yield wrong(f"its payment is completed, the invoice is {status}")
+    if payment == PaymentStatus.WAITING and status == InvoiceStatus.PAID:
+        yield wrong("paid, but its payment is still waiting")
+    if status in UNPAID_STATUSES and payment_due != due:
+        yield wrong(f"due {due}, its payment is due {payment_due}")
+    if (logged or PaymentStatus.WAITING) != payment:
+        said = f"its log's last move is to {logged}" if logged else "its log is empty"
+        yield wrong(f"its payment is {payment}, but {said}")
 
 
 def unpaid_invoices(account_id: int):

@@ -1,7 +1,23 @@
 """Production: everything secret or host-specific comes from the environment."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import env
+
+# Login throttling's counts must be shared by every web process (and atomic): Redis.
+SHARED_CACHE_BACKENDS = (
+    "django.core.cache.backends.redis.RedisCache",
+    "django_redis.cache.RedisCache",
+)
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] not in SHARED_CACHE_BACKENDS:
+    raise ImproperlyConfigured(
+        "CACHE_URL must name the Redis cache every web process shares "
+        "(e.g. CACHE_URL=redis://127.0.0.1:6379/1): login throttling counts failed "
+        "logins there, and a per-process, file or database cache would let each process "
+        "count on its own."
+    )
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")

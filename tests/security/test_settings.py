@@ -22,6 +22,7 @@ PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "billing_site.settings.production",
     "SECRET_KEY": "check-deploy-only-7Kq2vXw9Lp4Rz8Tn3Hm6Yb1Jc5Fd0Gs2Ue7Ai4Oy9Wk3",
     "ALLOWED_HOSTS": "billing.example.com",
+    "CACHE_URL": "redis://127.0.0.1:6379/1",
 }
 
 

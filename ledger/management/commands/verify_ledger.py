@@ -8,8 +8,9 @@ from ledger.selectors import accounts_without_balance_row, ledger_mismatches
 
 class Command(BaseCommand):
     help = (
-        "Check balance rows against entries and holds, and invoices against their lines "
-        "and entries; exit 1 on a mismatch."
+        "Check balance rows against entries and holds, invoices against their lines and "
+        "entries, invoice numbers against their yearly series, and invoice statuses "
+        "against their logs and payments; exit 1 on a mismatch."
     )
 
     def handle(self, *args, **options):
