@@ -1,11 +1,20 @@
 #!/usr/bin/env python
-"""Hot account: many threads charging ONE account, through the service and through raw SQL.
+"""Hot account: many threads charging ONE account, by three paths, and no overdraw.
 
-Every spend on an account is decided under that account's row lock (DESIGN §2), so a
-single busy account is the worst case: its charges are serialised. This measures how
-close `ledger.services.ledger_charge` comes to the fastest correct thing PostgreSQL can
-do (one guarded UPDATE + INSERT statement per charge, autocommit), at 16 and 64
-threads, and checks that neither ever overdraws.
+Every spend on an account is decided under that account's row lock, so a single busy
+account is the worst case: its charges are serialised. This measures, at 16 and 64
+threads, how close `ledger.services.ledger_charge` comes to the fastest correct thing
+PostgreSQL can do (one guarded UPDATE + INSERT statement per charge, autocommit), by
+the two paths callers take:
+
+  service   `ledger_charge` outside a transaction, as the admin calls it: the spend is
+            decided, booked and committed in one statement;
+  api       `ledger_charge` inside the transaction `api.idempotency.idempotent` opens
+            for POST accounts/{id}/charges/, which also stores the idempotency record
+            and renders the answer before it commits: the lock is held until then;
+  baseline  the one guarded statement on a plain psycopg connection;
+
+and checks that none of them ever overdraws.
 
     .venv/bin/python bench/hot_account.py              # 5 s per run
     .venv/bin/python bench/hot_account.py --quick      # 1 s per run, a smoke test
@@ -137,7 +146,7 @@ def books(account_id: int):
 
 
 class ServiceCharger:
-    """`ledger_charge`, exactly as the API and the admin call it."""
+    """`ledger_charge` outside a transaction, as the admin's charge form calls it."""
 
     name = "service"
 
@@ -194,6 +203,69 @@ class ServiceCharger:
         if self.wrapper is not None:
             self.wrapper.__exit__(None, None, None)
         connection.close()
+
+
+class ApiPathCharger:
+    """`ledger_charge` as POST accounts/{id}/charges/ runs it: `api.idempotency.idempotent`
+    (the key looked up, then one transaction holding the charge, the rendered answer and
+    the idempotency record) with the view's own answer. Without URL routing,
+    authentication and the JSON rendering of the response, which come before and after
+    the transaction and hold no lock."""
+
+    name = "api"
+
+    def __init__(self, url, account_id, limit, profile=None):
+        self.account_id = account_id
+        self.path = f"/api/v1/accounts/{account_id}/charges/"
+
+    def open(self):
+        from django.db import connection
+
+        from api.selectors import accounts_visible_to
+
+        connection.ensure_connection()
+        self.user = bench_user()
+        self.account = accounts_visible_to(self.user).get(pk=self.account_id)
+
+    def charge(self, key: str, amount: Decimal) -> bool:
+        import json
+
+        from django.test import RequestFactory
+        from rest_framework.parsers import JSONParser
+        from rest_framework.request import Request
+
+        from api.idempotency import idempotent
+        from api.views.ledger import _entry_answer
+        from ledger.services import ledger_charge
+
+        body = json.dumps({"amount": str(amount)})
+        raw = RequestFactory().post(
+            self.path, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key
+        )
+        request = Request(raw, parsers=[JSONParser()])
+        request.user = self.user
+
+        def respond(ledger_key):
+            booking = ledger_charge(
+                account_id=self.account_id,
+                amount=Decimal(request.data["amount"]),
+                idempotency_key=ledger_key,
+                created_by=self.user,
+            )
+            return _entry_answer(booking, self.account)
+
+        return idempotent(request, required=True, respond=respond).status_code == 201
+
+    def close(self):
+        from django.db import connection
+
+        connection.close()
+
+
+def bench_user():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get_or_create(username="hot-account-bench")[0]
 
 
 class Profile:
@@ -256,6 +328,16 @@ class BaselineCharger:
     def close(self):
         if self.conn is not None:
             self.conn.close()
+
+
+IMPLS = (ServiceCharger, ApiPathCharger, BaselineCharger)
+PATHS = {
+    "service": "ledger_charge outside a transaction (the admin's path): one autocommit "
+    "statement decides, books and commits",
+    "api": "ledger_charge inside api.idempotency.idempotent's transaction with the "
+    "idempotency record (POST accounts/{id}/charges/): the lock is held until its COMMIT",
+    "baseline": "one guarded UPDATE…INSERT autocommit statement on a psycopg connection",
+}
 
 
 # -- runs -------------------------------------------------------------------------------
@@ -347,23 +429,25 @@ def run_threads(
     return run
 
 
-def queries_per_charge():
-    """The statements one service charge sends, to see where its round trips go."""
+def queries_per_charge(charger_cls):
+    """The statements one charge by this path sends, to see where its round trips go."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from ledger.services import ledger_charge
-
     account_id = new_account(BIG_LIMIT)
-    ledger_charge(account_id=account_id, amount=AMOUNT, idempotency_key="warm-up")
+    charger = charger_cls(None, account_id, BIG_LIMIT)
+    charger.open()
+    charger.charge("warm-up", AMOUNT)
     with CaptureQueriesContext(connection) as captured:
-        ledger_charge(account_id=account_id, amount=AMOUNT, idempotency_key="counted")
+        charger.charge("counted", AMOUNT)
     return [_describe(q["sql"]) for q in captured.captured_queries]
 
 
 def _describe(sql):
     words = sql.replace('"', " ").split()
-    tables = [w for w in words if w.startswith(("ledger_", "accounts_", "invoicing_"))]
+    if words[0] == "WITH":  # the one-statement spend: name what it writes
+        return "WITH … UPDATE ledger_balance … INSERT ledger_entry FOR NO KEY UPDATE"
+    tables = [w for w in words if w.startswith(("ledger_", "accounts_", "invoicing_", "api_"))]
     lock = " FOR NO KEY UPDATE" if "NO KEY UPDATE" in sql else ""
     return " ".join([words[0], *tables[:1]]) + lock
 
@@ -389,8 +473,13 @@ def main():
         f"PostgreSQL {server}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"database {urlsplit(url).path.lstrip('/')}"
     )
-    statements = queries_per_charge()
-    print(f"one service charge sends: {' / '.join(statements)}")
+    print()
+    print("paths (each thread charges by one of them):")
+    for name, what in PATHS.items():
+        print(f"  {name:<9}{what}")
+    for impl in IMPLS[:2]:
+        statements = queries_per_charge(impl)
+        print(f"one {impl.name} charge sends: {' / '.join(statements)}")
     print()
 
     # Interleaved, so that a burst of load from elsewhere on the machine hits both sides;
@@ -398,13 +487,13 @@ def main():
     trials = {}
     for _ in range(args.repeat):
         for threads in args.threads:
-            for impl in (ServiceCharger, BaselineCharger):
+            for impl in IMPLS:
                 run = run_threads(
                     impl, url, new_account(BIG_LIMIT), BIG_LIMIT, threads, seconds=args.seconds
                 )
                 trials.setdefault((impl.name, threads), []).append(run)
     runs = {}
-    for impl in ("service", "baseline"):
+    for impl in (impl.name for impl in IMPLS):
         for threads in args.threads:
             ordered = sorted(trials[impl, threads], key=lambda run: run.rate)
             runs[impl, threads] = ordered[len(ordered) // 2]
@@ -429,7 +518,7 @@ def main():
         f"capacity {capacity}"
     )
     small_failures = 0
-    for impl in (ServiceCharger, BaselineCharger):
+    for impl in IMPLS:
         for threads in args.threads:
             account_id = new_account(SMALL_LIMIT)
             run = run_threads(impl, url, account_id, SMALL_LIMIT, threads, amount=SMALL_AMOUNT)
@@ -451,16 +540,19 @@ def main():
     lo, hi = (16, 64) if {16, 64} <= set(args.threads) else (min(args.threads), max(args.threads))
     checks = [
         (f"service / baseline at {lo} threads", ratio(("service", lo), ("baseline", lo)),
-         TARGET_SERVICE_VS_BASELINE),
+         TARGET_SERVICE_VS_BASELINE, "outside a transaction: the admin's path"),
+        (f"api / baseline at {lo} threads", ratio(("api", lo), ("baseline", lo)),
+         TARGET_SERVICE_VS_BASELINE, "in the API's transaction: what API callers get"),
         (f"service {hi} / {lo} threads", ratio(("service", hi), ("service", lo)),
-         TARGET_SCALING),
-        (f"baseline {hi} / {lo} threads", ratio(("baseline", hi), ("baseline", lo)), None),
+         TARGET_SCALING, ""),
+        (f"api {hi} / {lo} threads", ratio(("api", hi), ("api", lo)), TARGET_SCALING, ""),
+        (f"baseline {hi} / {lo} threads", ratio(("baseline", hi), ("baseline", lo)), None, ""),
     ]  # fmt: skip
-    for label, value, target in checks:
+    for label, value, target, path in checks:
         verdict = "" if target is None else f"  (target >= {target}: "
         if target is not None:
             verdict += "met)" if value >= target else "NOT met)"
-        print(f"{label:<32}{value:>6.2f}{verdict}")
+        print(f"{label:<32}{value:>6.2f}{verdict}{f'  {path}' if path else ''}")
     if args.profile:
         print()
         print("service charge, mean ms per phase (timed with an execute wrapper):")

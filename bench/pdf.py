@@ -10,12 +10,16 @@ interleaved, after a warm-up:
   ours  invoice_pdf_html(invoice) + invoicing.pdf.render_pdf(html): the template, the
         queries, and WeasyPrint with the process's shared font configuration (the cache
         is bypassed, so every run renders);
-  bare  weasyprint.HTML(string=html).write_pdf() on the same HTML;
-  bare with one FontConfiguration reused, so that ours/that is what our own code adds
-        (template, queries, formatting) on top of the same WeasyPrint work.
+  bare with one FontConfiguration reused: bare WeasyPrint on the same HTML with the
+        same font reuse as ours, so ours/that is what our own code adds (template,
+        queries, formatting) on top of the same WeasyPrint work: the like-for-like
+        figure, and the one the target (≤ 1.1) applies to;
+  bare  weasyprint.HTML(string=html).write_pdf() on the same HTML, building the font
+        configuration for every PDF as WeasyPrint does by default (ours does not, so
+        ours/bare flatters ours; shown for reference).
 
 Prints the median wall-clock milliseconds of each (and CPU milliseconds, steadier on a
-busy machine) and the ratio ours/bare of the wall-clock medians; the target is ≤ 1.1.
+busy machine) and the ratios of the wall-clock medians, like for like first.
 """
 
 import argparse
@@ -160,23 +164,26 @@ def main() -> None:
 
     ms = {name: statistics.median(wall[name]) for name in runs}
     cpu_ms = {name: statistics.median(cpu[name]) for name in runs}
-    ratio = ms["ours"] / ms["bare"]
+    like_for_like = ms["ours"] / ms["bare_fonts"]
     print(
         f"invoice {invoice.number}: {invoice.lines.count()} lines, {pages} page(s), "
         f"{len(sample):,} bytes; WeasyPrint {weasyprint.__version__}; n={args.n}"
     )
     labels = {
         "ours": "ours (invoice_pdf_html + render_pdf)",
-        "bare": "bare (HTML(string=html).write_pdf())",
         "bare_fonts": "bare, one FontConfiguration reused",
+        "bare": "bare, fonts built per PDF (default)",
     }
     for name, label in labels.items():
         print(f"{label:38} median {ms[name]:6.1f} ms (CPU {cpu_ms[name]:5.1f} ms)")
-    verdict = "ok" if ratio <= TARGET else "OVER TARGET"
-    print(f"ratio ours/bare: {ratio:.3f} (target ≤ {TARGET}) {verdict}")
+    verdict = "ok" if like_for_like <= TARGET else "OVER TARGET"
     print(
-        f"ours/bare with the same font reuse: {ms['ours'] / ms['bare_fonts']:.3f} "
-        "(the template, queries and formatting alone)"
+        f"ours / bare with the same font reuse: {like_for_like:.3f} (target ≤ {TARGET}) "
+        f"{verdict}: like for like, what the template, queries and formatting add"
+    )
+    print(
+        f"ours / bare building its fonts per PDF: {ms['ours'] / ms['bare']:.3f} "
+        "(for reference: ours reuses one FontConfiguration per process, bare does not)"
     )
     from django.db import connections
 

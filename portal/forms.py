@@ -5,7 +5,7 @@ from decimal import Decimal
 from django import forms
 
 from billing_site.throttling import ThrottledAuthenticationForm
-from subscriptions.gateways import GATEWAYS
+from subscriptions.gateways import enabled_gateways
 from subscriptions.models import CONFIRM_PERMISSION, PayWith
 
 from .selectors import money
@@ -16,15 +16,15 @@ class PortalLoginForm(ThrottledAuthenticationForm):
 
 
 def gateway_choices_for(user) -> list[tuple[str, str]]:
-    """The gateways this user may choose.
+    """The gateways this user may choose: those enabled here.
 
-    A gateway that settles at once (the test gateway) books money nobody sent, so the
-    services accept it only from users who may confirm payments; it is not offered to
-    anyone else (the services check again).
+    A gateway that settles at once (the test gateway, where enabled) books money nobody
+    sent, so the services accept it only from users who may confirm payments; it is not
+    offered to anyone else (the services check again).
     """
     return [
         (g.name, g.label)
-        for g in GATEWAYS.values()
+        for g in enabled_gateways().values()
         if not g.settles_at_once or user.has_perm(CONFIRM_PERMISSION)
     ]
 

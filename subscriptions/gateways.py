@@ -5,7 +5,12 @@ for the client, or None. It never books anything itself: the money is booked, an
 request's purpose fulfilled, by `payment_request_settle` when the gateway (or staff, for
 a bank transfer) reports that the money arrived. A real card gateway would start a
 checkout in `start` and call the settle service from its webhook.
+
+The test gateway exists only where `settings.PAYMENT_TEST_GATEWAY` enables it (the demo
+and the tests): elsewhere it is neither offered nor accepted, from anyone.
 """
+
+from django.conf import settings
 
 from billing_site.exceptions import InvalidInput
 from billing_site.money import currency_places
@@ -49,8 +54,8 @@ class BankTransferGateway(Gateway):
 class TestGateway(Gateway):
     """Pays at once: for the demo data and the tests, never for real money.
 
-    Using it is the same as confirming money received, so the services let only users
-    who may confirm payments (or the system itself) choose it.
+    Using it is the same as confirming money received, so where it is enabled the
+    services let only users who may confirm payments (or the system itself) choose it.
     """
 
     __test__ = False  # not a pytest test class
@@ -62,18 +67,35 @@ class TestGateway(Gateway):
         return None
 
 
-GATEWAYS: dict[str, Gateway] = {g.name: g for g in (BankTransferGateway(), TestGateway())}
+BANK_TRANSFER = BankTransferGateway()
+TEST = TestGateway()
+# Every gateway the code knows, enabled or not: to name the gateway of a past request.
+KNOWN: dict[str, Gateway] = {g.name: g for g in (BANK_TRANSFER, TEST)}
+
+
+def enabled_gateways() -> dict[str, Gateway]:
+    """The gateways money may be asked through here, by name."""
+    enabled = [BANK_TRANSFER, TEST] if settings.PAYMENT_TEST_GATEWAY else [BANK_TRANSFER]
+    return {g.name: g for g in enabled}
 
 
 def get_gateway(name: str) -> Gateway:
+    """The enabled gateway called `name`; anything else is refused, whoever asks."""
+    enabled = enabled_gateways()
     try:
-        return GATEWAYS[name]
-    except KeyError:
+        return enabled[name]
+    except (KeyError, TypeError):
         raise InvalidInput(
-            f"{name!r} is not a payment gateway; the gateways are {', '.join(GATEWAYS)}.",
+            f"{name!r} is not a payment gateway; the gateways are {', '.join(enabled)}.",
             field="gateway",
         ) from None
 
 
 def gateway_choices() -> list[tuple[str, str]]:
-    return [(g.name, g.label) for g in GATEWAYS.values()]
+    return [(g.name, g.label) for g in enabled_gateways().values()]
+
+
+def gateway_label(name: str) -> str:
+    """How to show the gateway of a request, including one no longer enabled."""
+    gateway = KNOWN.get(name)
+    return gateway.label if gateway else name

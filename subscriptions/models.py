@@ -408,9 +408,9 @@ class PaymentRequest(models.Model):
 
     @property
     def confirmed_by_staff(self) -> bool:
-        from .gateways import GATEWAYS
+        from .gateways import KNOWN
 
-        gateway = GATEWAYS.get(self.gateway)
+        gateway = KNOWN.get(self.gateway)
         return gateway is not None and gateway.confirmed_by_staff
 
     @transition(

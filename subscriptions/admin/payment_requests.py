@@ -10,11 +10,26 @@ from django_fsm.admin import FSMAdminMixin
 from accounts.admin.display import badge, local_minute, money_html
 from billing_site.exceptions import DomainError
 
-from ..gateways import GATEWAYS
+from ..gateways import gateway_choices, gateway_label
 from ..models import CONFIRM_PERMISSION, PaymentRequest, PaymentRequestStatus
 from ..services import payment_request_cancel, payment_request_confirm
 
 STATUS_TONES = {"pending": "warn", "succeeded": "ok", "cancelled": "muted"}
+
+
+class GatewayFilter(admin.SimpleListFilter):
+    """The gateways enabled here (a disabled one is not offered, even for old rows)."""
+
+    title = "gateway"
+    parameter_name = "gateway"
+
+    def lookups(self, request, model_admin):
+        return gateway_choices()
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(gateway=self.value())
+        return queryset
 
 
 @admin.register(PaymentRequest)
@@ -30,7 +45,7 @@ class PaymentRequestAdmin(FSMAdminMixin, admin.ModelAdmin):
         "created",
         "completed",
     )
-    list_filter = ("status", "purpose", "gateway")
+    list_filter = ("status", "purpose", GatewayFilter)
     search_fields = ("reference", "account__client__name")
     list_select_related = ("account__client",)
     show_full_result_count = False
@@ -96,8 +111,7 @@ class PaymentRequestAdmin(FSMAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="gateway", ordering="gateway")
     def gateway_label(self, obj):
-        gateway = GATEWAYS.get(obj.gateway)
-        return gateway.label if gateway else obj.gateway
+        return gateway_label(obj.gateway)
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, obj):

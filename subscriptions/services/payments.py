@@ -26,7 +26,7 @@ from invoicing.services.lifecycle import lock_invoice, receive_money_for_invoice
 from ledger.services import ledger_receive_payment, lock_books, positive_amount
 
 from ..exceptions import SubscriptionStateError
-from ..gateways import get_gateway
+from ..gateways import gateway_label, get_gateway
 from ..models import (
     CONFIRM_PERMISSION,
     PaymentPurpose,
@@ -134,7 +134,7 @@ def settle(request: PaymentRequest, *, by=None) -> PaymentRequest:
         account_id=request.account_id,
         amount=request.amount,
         idempotency_key=f"gateway:{request.pk}",
-        reference=f"{request.reference} via {get_gateway(request.gateway).label}",
+        reference=f"{request.reference} via {gateway_label(request.gateway)}",
         created_by=by,
     )
     request.payment_entry = booking.entry
@@ -157,7 +157,7 @@ def _settle_invoice(request: PaymentRequest, *, by=None):
     booking the platform's outstanding. Returns (ledger entry or None, outcome).
     """
     invoice = Invoice.objects.select_for_update().get(pk=request.invoice_id)
-    reference = f"{request.reference} via {get_gateway(request.gateway).label}"
+    reference = f"{request.reference} via {gateway_label(request.gateway)}"
     unpaid = invoice.status in UNPAID_STATUSES and invoice.outstanding > 0
     if request.currency != invoice.currency or not invoice.payable_from_balance:
         if not unpaid:
@@ -234,7 +234,7 @@ def payment_request_confirm(*, request_id: int, confirmed_by) -> PaymentRequest:
         if request.status == PaymentRequestStatus.PENDING and not request.confirmed_by_staff:
             raise InvalidInput(
                 f"Payment request {request.reference} is paid through "
-                f"{get_gateway(request.gateway).label}, which reports the money itself.",
+                f"{gateway_label(request.gateway)}, which reports the money itself.",
                 field="payment_request",
             )
         return settle(request, by=confirmed_by)

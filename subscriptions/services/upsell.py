@@ -3,7 +3,7 @@
 From the balance: postpaid accounts always; credit-limit and prepaid accounts only if
 their usable amount covers it, else the ledger's refusal comes back as it is (402). By
 gateway: the change waits (`pending_payment`) with a payment request, and is applied
-when the money arrives; the test gateway pays at once.
+when the money arrives (the test gateway, where it is enabled, pays at once).
 """
 
 from decimal import Decimal
@@ -44,7 +44,7 @@ def upsell_order(
     to_plan=None,
     add_on=None,
     pay_with: str = PayWith.BALANCE,
-    gateway: str = "test",
+    gateway: str = "bank_transfer",
     ordered_by=None,
 ) -> Upsell:
     """Order a change; applied now if paid from the balance, else when the money arrives."""

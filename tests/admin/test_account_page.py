@@ -5,7 +5,8 @@ import pytest
 from accounts.models import BillingAccount, PaymentMode
 from accounts.services import account_block_credit, account_convert_mode
 from ledger.services import ledger_charge, ledger_reserve
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, staff_user
+from tests.html import parse
 
 from .helpers import account_url
 
@@ -83,13 +84,32 @@ def test_payment_term_over_a_year_is_a_form_error(billing, prepaid):
     assert BillingAccount.objects.get(pk=prepaid.pk).payment_term_days == 14
 
 
+def history_rows(html, prefix):
+    """The rows of one history inline, top to bottom: {column: cell text}."""
+    group = parse(html).find("div", id=f"{prefix}-group")
+    assert group is not None, f"no {prefix} history on the page"
+    rows = []
+    for row in group.find("tbody").find_all("tr"):
+        cells = {
+            td.attrs["class"].split()[0].removeprefix("field-"): td.text
+            for td in row.find_all("td")
+            if (td.attrs.get("class") or "").startswith("field-")
+        }
+        if cells:
+            rows.append(cells)
+    return rows
+
+
 def test_account_page_shows_mode_and_credit_history_newest_first(billing, billing_user, db):
     account = AccountFactory(name="History Co")
+    # Someone other than the viewer changed the mode first, so the name in a row can
+    # only come from the history itself (the viewer's name is in the page header).
+    olga = staff_user("Billing staff", username="olga")
     account_convert_mode(
         account_id=account.pk,
         payment_mode=PaymentMode.POSTPAID,
         reason="First reason",
-        changed_by=billing_user,
+        changed_by=olga,
     )
     account_convert_mode(
         account_id=account.pk,
@@ -102,12 +122,18 @@ def test_account_page_shows_mode_and_credit_history_newest_first(billing, billin
 
     html = billing.get(account_url(account)).content.decode()
 
-    assert html.index("Second reason") < html.index("First reason")
-    assert "Postpaid (pay-as-you-go) → Credit limit" in html
-    assert "750.00" in html
-    assert "billie" in html
-    assert "Blocked for the test" in html
-    assert "active → blocked" in html
+    modes = history_rows(html, "mode_changes")
+    assert [(row["who"], row["reason"]) for row in modes] == [
+        ("billie", "Second reason"),
+        ("olga", "First reason"),
+    ]
+    assert modes[0]["change"] == "Postpaid (pay-as-you-go) → Credit limit"
+    assert "750.00" in modes[0]["limits"]
+    states = history_rows(html, "state_changes")
+    blocked = [row for row in states if row["reason"] == "Blocked for the test"]
+    assert len(blocked) == 1
+    assert blocked[0]["change"] == "active → blocked"
+    assert blocked[0]["who"] == "system"
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from accounts.models import CreditLimitScope, PaymentMode
 from accounts.services import account_convert_mode
 from ledger.services import ledger_charge, ledger_reserve
 from tests.factories import AccountFactory
+from tests.html import parse
 
 MODES = [
     {"payment_mode": PaymentMode.PREPAID, "funds": "100"},
@@ -44,6 +45,19 @@ def thirty_accounts(db):
     return accounts
 
 
+def result_rows(html):
+    """The change list's rows by the text of their first column: {column: cell text}."""
+    table = parse(html).find("table", id="result_list")
+    assert table is not None, "no result list on the page"
+    rows = {}
+    for row in table.find("tbody").find_all("tr"):
+        cells = [cell for cell in row.children if getattr(cell, "tag", None) in ("th", "td")]
+        rows[cells[0].text] = {
+            cell.attrs["class"].split()[0].removeprefix("field-"): cell.text for cell in cells
+        }
+    return rows
+
+
 CHANGELISTS = [
     "accounts_client",
     "accounts_billingaccount",
@@ -69,11 +83,13 @@ def test_account_list_shows_mode_balance_and_unlimited_usable_for_postpaid(billi
     AccountFactory(name="Paygo Ltd", payment_mode=PaymentMode.POSTPAID)
     AccountFactory(name="Funded Inc", funds="1234.5")
     response = billing.get(reverse("admin:accounts_billingaccount_changelist"))
-    html = response.content.decode()
-    assert "Paygo Ltd" in html and "Funded Inc" in html
-    assert "1,234.50" in html
-    assert "unlimited" in html
-    assert "Postpaid (pay-as-you-go)" in html
+    rows = result_rows(response.content.decode())
+
+    assert rows["Paygo Ltd"]["mode"] == "Postpaid"
+    assert rows["Paygo Ltd"]["usable"] == "unlimited"
+    assert rows["Funded Inc"]["mode"] == "Prepaid"
+    assert rows["Funded Inc"]["balance"] == "1,234.50 USD"
+    assert rows["Funded Inc"]["usable"] == "1,234.50 USD"
 
 
 def test_account_list_searches_by_client_email(billing, db):

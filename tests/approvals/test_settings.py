@@ -89,7 +89,17 @@ def test_a_bad_setting_is_refused_naming_it_and_nothing_changes(manager, fields,
 
 @pytest.mark.parametrize("value", [0, 365])
 def test_payment_term_accepts_its_bounds(manager, value):
-    assert settings_update(changed_by=manager, default_payment_term_days=value)
+    returned = settings_update(changed_by=manager, default_payment_term_days=value)
+
+    assert returned.default_payment_term_days == value
+    assert system_settings().default_payment_term_days == value
+    change = SettingsChange.objects.get()
+    assert (change.field, change.from_value, change.to_value) == (
+        "default_payment_term_days",
+        "14",
+        str(value),
+    )
+    assert change.changed_by == manager
 
 
 def test_billing_staff_cannot_change_settings(clerk):

@@ -177,5 +177,40 @@ def test_render_task_queued_on_commit_renders_and_caches(
     assert path.stat().st_mtime_ns == mtime
 
 
-def test_render_task_ignores_an_invoice_that_no_longer_exists():
-    render_invoice_pdf(10**9)
+def test_render_task_ignores_an_invoice_that_no_longer_exists(private_media):
+    invoice = _october_invoice()
+    missing = Invoice.objects.order_by("-pk").values_list("pk", flat=True).first() + 1
+
+    assert render_invoice_pdf(missing) is None
+
+    assert list(private_media.iterdir()) == []  # nothing rendered, nothing written
+    assert Invoice.objects.values_list("pdf_file", flat=True).get(pk=invoice.pk) == ""
+
+
+def test_a_billion_is_shown_with_thousands_separators_not_an_exponent():
+    account = AccountFactory(payment_mode="postpaid", name="Big Spender")
+    with time_machine.travel(timezone.make_aware(timezone.datetime(2026, 10, 15, 12))):
+        for n, amount in enumerate(("1000000000", "0.004567")):
+            ledger_charge(
+                account_id=account.pk,
+                amount=amount,
+                kind=EntryKind.USAGE,
+                description=f"Usage {n}",
+                idempotency_key=f"big-{n}",
+            )
+    invoicing_run_month(run_date=date(2026, 11, 1))
+    invoice = Invoice.objects.select_related("account__client").get(account=account)
+    assert invoice.total == Decimal("1000000000.00")
+
+    text = _text(invoice_pdf(invoice))
+
+    lines = text.splitlines()
+    for shown in (
+        "Subtotal 1,000,000,000.004567 USD",  # exact
+        "Rounding \N{MINUS SIGN}0.004567 USD",
+        "Total 1,000,000,000.00 USD",
+        "Balance due 1,000,000,000.00 USD",
+        "Usage 0 1 1,000,000,000.00 USD",  # the line, rounded for display
+    ):
+        assert shown in lines, shown
+    assert "E+" not in text and "1000000000" not in text

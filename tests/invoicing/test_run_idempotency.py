@@ -1,15 +1,28 @@
 """The monthly run bills each account once per period, however often it is started."""
 
-from datetime import date
+import os
+import re
+import signal
+from collections import Counter
+from datetime import date, timedelta
 
 import pytest
 import time_machine
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from accounts.services import account_convert_mode
-from invoicing.models import Invoice, InvoiceKind, InvoiceStatus
+from billing_site.models import CalendarStep, StepStatus
+from invoicing.models import Invoice, InvoiceKind, InvoiceStatus, Payment
 from invoicing.services import invoicing_accounts_due, invoicing_bill_accounts
-from invoicing.tasks import bill_accounts
+from tests.celery_worker import (
+    app,
+    holds_lock,
+    process_worker,
+    wait_until,
+    wait_until_idle,
+    waiting_backends,
+)
 from tests.factories import AccountFactory
 
 from .helpers import assert_books_agree, at, charge, footprint, pay, run_cycle, run_month
@@ -17,6 +30,7 @@ from .helpers import assert_books_agree, at, charge, footprint, pay, run_cycle, 
 pytestmark = pytest.mark.django_db
 
 RUN_DATE = date(2026, 12, 1)
+DAILY_TASK = "billing.run_billing_cycle"
 
 
 @pytest.fixture
@@ -66,11 +80,68 @@ def test_a_chunk_billed_twice_by_a_double_beat_firing_bills_nothing_twice(novemb
     assert invoicing_bill_accounts(account_ids=chunk, run_date=RUN_DATE).invoices == 4
     before = footprint()
     assert invoicing_bill_accounts(account_ids=chunk, run_date=RUN_DATE).invoices == 0
-    # the Celery task the beat fans out, delivered twice (acks_late redelivery)
-    assert bill_accounts.delay(chunk, RUN_DATE.isoformat()).get() == 0
-    assert bill_accounts.delay(chunk, RUN_DATE.isoformat()).get() == 0
+    assert invoicing_bill_accounts(account_ids=chunk, run_date=RUN_DATE).invoices == 0
     assert footprint() == before
     assert invoicing_accounts_due(run_date=RUN_DATE) == [november["in_debt"].pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_whose_worker_is_killed_mid_run_is_redelivered_and_bills_each_account_once(
+    tmp_path,
+):
+    """acks_late redelivery for real. `celery worker` (prefork, the project's settings)
+    takes the daily task from Redis, which queues the monthly run's chunk; the worker
+    takes the chunk, writes its invoices, and its pool process is killed with SIGKILL
+    (an OOM kill) before the commit. The unacknowledged message goes back to the queue,
+    a new pool process runs it again, and every account is billed once."""
+    run_date = timezone.localdate()  # the worker runs on the real clock
+    last_month = run_date.replace(day=1) - timedelta(days=1)
+    accounts = [
+        AccountFactory(payment_mode="credit_limit", credit_limit="500"),
+        AccountFactory(payment_mode="postpaid", currency="EUR"),
+        AccountFactory(payment_mode="credit_limit", credit_limit="500", currency="JPY"),
+    ]
+    for n, account in enumerate(accounts, start=1):
+        charge(account, f"{n}0.123457", at(last_month.year, last_month.month, 10, 12))
+
+    with process_worker(tmp_path / "worker.log") as worker:
+        # Hold the invoice lines' table, so the chunk stops right after writing its
+        # invoices (the other steps of the day never touch lines).
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE invoicing_invoiceline IN ACCESS EXCLUSIVE MODE")
+            app.send_task(DAILY_TASK, kwargs={"run_date": run_date.isoformat()})
+            wait_until(lambda: waiting_backends("invoicing_invoiceline"), "the chunk's lines")
+            [backend] = waiting_backends("invoicing_invoiceline")
+            assert holds_lock(backend, "invoicing_invoice", "RowExclusiveLock")
+            [pool_process] = worker.pool_pids()
+            os.kill(pool_process, signal.SIGKILL)
+            wait_until(lambda: "WorkerLostError" in worker.output(), "the worker to see it")
+        # The lock is gone; the dead process's transaction rolls back, the redelivered
+        # message runs in a new pool process.
+        wait_until(lambda: Invoice.objects.count() == len(accounts), "the redelivery")
+        wait_until_idle()
+        log = worker.output()
+
+    received = Counter(re.findall(r"Task (\S+\[[0-9a-f-]{36}\]) received", log))
+    [(redelivered, times)] = [(task, n) for task, n in received.items() if n > 1]
+    assert times == 2 and not redelivered.startswith(DAILY_TASK), log
+    assert f"{redelivered} succeeded" in log, log
+    assert "signal 9 (SIGKILL)" in log, log
+    for account in accounts:
+        invoices = Invoice.objects.filter(account=account)
+        assert [(i.period_start, i.issued_on) for i in invoices] == [
+            (last_month.replace(day=1), run_date)
+        ]
+    # The numbers the killed attempt took were given back: the series has no hole.
+    numbers = sorted(Invoice.objects.values_list("number", flat=True))
+    assert numbers == [f"INV-{run_date.year}-{n:06d}" for n in range(1, 4)]
+    invoice_ids = sorted(Invoice.objects.values_list("pk", flat=True))
+    assert sorted(Payment.objects.values_list("invoice_id", flat=True)) == invoice_ids
+    # The chunk ticked the day's step off once: completed, each invoice counted once.
+    step = CalendarStep.objects.get(run_date=run_date, step="invoice_last_month")
+    assert (step.status, step.count) == (StepStatus.COMPLETED, len(accounts))
+    assert_books_agree()
 
 
 def test_run_billing_cycle_twice_for_the_same_day_bills_nothing_twice(november):
@@ -96,6 +167,7 @@ def test_the_database_refuses_a_second_monthly_invoice_for_the_same_period_and_k
             period_end=first.period_end,
             issued_on=first.issued_on,
             subtotal=first.subtotal,
+            rounding=first.rounding,
             total=first.total,
         )
 
