@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from kombu import pools
 
 
 class Receiver:
@@ -130,9 +131,11 @@ def smtp_up(settings, sink: SmtpSink) -> None:
 
 
 def _reset_producers(app) -> None:
-    """Drop the app's pooled broker connections, so the next publish uses `broker_url`."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+    """Drop the app's pooled broker connections, so the next publish uses `broker_url`.
+
+    kombu keeps its pools in a registry by connection: closing the app's pool alone would
+    leave a closed pool there for the next publish to the same URL to pick up."""
+    pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
 
