@@ -1,3 +1,5 @@
+from csp.constants import SELF
+from csp.decorators import csp_update
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
@@ -34,16 +36,27 @@ app_name = "api"
 
 # The schema and the reference pages describe the API and hold no data: readable without
 # a key, so a browser opens the reference and the page loads the schema it shows.
-# Both pages take Swagger UI and Redoc from the static files (drf-spectacular-sidecar).
+# Both pages take Swagger UI and Redoc from the static files (drf-spectacular-sidecar),
+# and start them with a script carrying the page's CSP nonce (templates/api/).
 _public = {"permission_classes": [AllowAny]}
+# Redoc runs its search in a web worker it starts from a blob: URL.
+_redoc_worker = csp_update({"worker-src": [SELF, "blob:"]})
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(**_public), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", **_public), name="docs"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="api:schema", template_name="api/swagger_ui.html", **_public
+        ),
+        name="docs",
+    ),
     path(
         "redoc/",
-        SpectacularRedocView.as_view(
-            url_name="api:schema", template_name="api/redoc.html", **_public
+        _redoc_worker(
+            SpectacularRedocView.as_view(
+                url_name="api:schema", template_name="api/redoc.html", **_public
+            )
         ),
         name="redoc",
     ),

@@ -1,20 +1,7 @@
 from django.contrib import admin
-from django.db import connection
-from django.http import JsonResponse
 from django.urls import include, path
 
-from .views import start_page
-
-
-def healthz(request):
-    """200 when the database answers, 503 when it does not."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any database failure means unhealthy
-        return JsonResponse({"status": "error", "detail": str(exc)}, status=503)
-    return JsonResponse({"status": "ok"})
-
+from .views import healthz, start_page
 
 urlpatterns = [
     path("", start_page, name="start"),
@@ -23,3 +10,9 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("healthz", healthz, name="healthz"),
 ]
+
+# JSON under /api/, Django's HTML pages elsewhere (see billing_site.views).
+handler400 = "billing_site.views.bad_request"
+handler403 = "billing_site.views.permission_denied"
+handler404 = "billing_site.views.page_not_found"
+handler500 = "billing_site.views.server_error"

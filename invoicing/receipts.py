@@ -3,14 +3,20 @@
 A receipt is stored under `PRIVATE_MEDIA_ROOT/receipts/` with a random name: never under
 a STATIC/MEDIA URL, never under a name the uploader chose, so it is reachable only
 through the views that check who asks. What is accepted is decided by the bytes, not by
-the file name or the content type the client claims.
+the file name or the content type the client claims: a PDF reader (pypdf) must open it,
+find its cross-reference table and trailer and count at least one page, without a
+password. Five bytes of `%PDF-` in front of anything else are not a receipt.
 """
 
+import io
+import logging
 import re
 import secrets
 from pathlib import Path
 
 from django.conf import settings
+from pypdf import PdfReader
+from pypdf.errors import DependencyError
 
 from billing_site.exceptions import InvalidInput
 from billing_site.private_files import write_atomically
@@ -20,6 +26,8 @@ MAX_BYTES = 10 * 1024 * 1024
 PDF_MAGIC = b"%PDF-"
 _NAME = re.compile(rf"^{FOLDER}/[0-9a-f]{{32}}\.pdf$")
 _CHUNK = 64 * 1024
+
+logger = logging.getLogger(__name__)
 
 
 def _root() -> Path:
@@ -68,7 +76,41 @@ def read_checked(upload, *, field: str = "file") -> bytes:
             "The receipt must be a PDF document (its content does not start with %PDF-).",
             field=field,
         )
+    _check_readable(data, field=field)
     return data
+
+
+def _check_readable(data: bytes, *, field: str) -> None:
+    """Open the document as a PDF reader would; refuse it (400) if that fails."""
+    try:
+        reader = PdfReader(io.BytesIO(data))  # the header, cross-reference table and trailer
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")
+            except DependencyError:
+                # AES needs the optional `cryptography` package to tell whether a password
+                # is needed; the document's structure was read, which is what is checked.
+                return
+            if not opened:
+                raise InvalidInput(
+                    "The receipt is a password-protected PDF; upload it without a password, "
+                    "so the client can open it.",
+                    field=field,
+                )
+        pages = len(reader.pages)
+    except InvalidInput:
+        raise
+    # A parser of uploaded bytes fails in many ways on hostile input (its own errors,
+    # ValueError, KeyError, RecursionError...): each means the file is not a usable PDF.
+    except Exception as exc:  # noqa: BLE001
+        logger.info("Receipt refused: pypdf could not read it (%s: %s)", type(exc).__name__, exc)
+        pages = 0
+    if pages < 1:
+        raise InvalidInput(
+            "The receipt starts like a PDF but is not a PDF a reader can open (its "
+            "cross-reference table, trailer or pages are missing or broken).",
+            field=field,
+        )
 
 
 def store(data: bytes) -> str:

@@ -17,6 +17,7 @@ from accounts.services import MAX_PAYMENT_TERM_DAYS
 from ledger.selectors import Figures
 
 from .money import AccountCurrencyInput, MoneyField, MoneyInputField, currency_error
+from .strict import JsonInput
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,14 @@ class ClientSerializer(serializers.Serializer):
 class ClientUserSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
-    email = serializers.EmailField()
+    email = serializers.CharField(help_text="An e-mail address; empty when none was given.")
     client = serializers.IntegerField(source="client_membership.client_id")
 
 
 # -- input -------------------------------------------------------------------------
 
 
-class ClientCreateInput(serializers.Serializer):
+class ClientCreateInput(JsonInput):
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField()
     currency = serializers.CharField(max_length=3, help_text="ISO 4217, fixed for good.")
@@ -118,7 +119,7 @@ class ClientCreateInput(serializers.Serializer):
         return attrs
 
 
-class ClientUserCreateInput(serializers.Serializer):
+class ClientUserCreateInput(JsonInput):
     username = serializers.CharField(max_length=150)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     password = serializers.CharField(
@@ -144,6 +145,8 @@ class ModeChangeInput(AccountCurrencyInput):
 
 
 class AccountFilter(serializers.Serializer):
-    payment_mode = serializers.ChoiceField(PaymentMode.choices, required=False)
-    currency = serializers.CharField(max_length=3, required=False)
-    credit_status = serializers.ChoiceField(CreditStatus.choices, required=False)
+    """Query filters; an empty value (`?payment_mode=`) filters nothing."""
+
+    payment_mode = serializers.ChoiceField(PaymentMode.choices, required=False, allow_blank=True)
+    currency = serializers.CharField(max_length=3, required=False, allow_blank=True)
+    credit_status = serializers.ChoiceField(CreditStatus.choices, required=False, allow_blank=True)

@@ -11,6 +11,8 @@ from approvals.models import (
     PostpaidPermissionMode,
 )
 
+from .strict import JsonInput, QueryIntegerField
+
 
 class SystemSettingsSerializer(serializers.Serializer):
     postpaid_permission_mode = serializers.ChoiceField(
@@ -32,7 +34,7 @@ class SystemSettingsSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(read_only=True)
 
 
-class SystemSettingsPatch(SystemSettingsSerializer):
+class SystemSettingsPatch(JsonInput, SystemSettingsSerializer):
     """Any subset of the settings; an unknown name is refused (400 naming it)."""
 
     def to_internal_value(self, data):
@@ -63,12 +65,14 @@ class ManualOperationSerializer(serializers.Serializer):
 
 
 class ManualOperationFilter(serializers.Serializer):
-    status = serializers.ChoiceField(OperationStatus.choices, required=False)
-    kind = serializers.ChoiceField(OperationKind.choices, required=False)
-    account = serializers.IntegerField(required=False, min_value=1)
+    """Query filters; an empty value (`?status=`) filters nothing."""
+
+    status = serializers.ChoiceField(OperationStatus.choices, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(OperationKind.choices, required=False, allow_blank=True)
+    account = QueryIntegerField(required=False, min_value=1)
 
 
-class DecisionInput(serializers.Serializer):
+class DecisionInput(JsonInput):
     comment = serializers.CharField(
         required=False,
         allow_blank=True,

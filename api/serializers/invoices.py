@@ -7,6 +7,7 @@ from invoicing.models import InvoiceStatus, PaymentStatus
 from invoicing.receipts import MAX_BYTES as MAX_RECEIPT_BYTES
 
 from .money import MoneyField, MoneyInputField, MoneySerializer, money_out
+from .strict import JsonInput, QueryIntegerField
 
 
 class InvoiceLineSerializer(serializers.Serializer):
@@ -87,8 +88,10 @@ class InvoiceSerializer(serializers.Serializer):
 
 
 class InvoiceFilter(serializers.Serializer):
-    account = serializers.IntegerField(required=False, min_value=1)
-    status = serializers.ChoiceField(InvoiceStatus.choices, required=False)
+    """Query filters; an empty `?status=` filters nothing."""
+
+    account = QueryIntegerField(required=False, min_value=1)
+    status = serializers.ChoiceField(InvoiceStatus.choices, required=False, allow_blank=True)
 
 
 class PaymentSerializer(InvoicePaymentSerializer):
@@ -98,7 +101,7 @@ class PaymentSerializer(InvoicePaymentSerializer):
     invoice = InvoiceSerializer()
 
 
-class InvoiceApproveInput(serializers.Serializer):
+class InvoiceApproveInput(JsonInput):
     due_date = serializers.DateField(
         help_text="When the payment is due (YYYY-MM-DD): today or later."
     )
@@ -145,11 +148,11 @@ class ReceiptInput(serializers.Serializer):
 
 
 class ReceiptForPeriodInput(ReceiptInput):
-    account = serializers.IntegerField(min_value=1)
+    account = QueryIntegerField(min_value=1)
     period_start = serializers.DateField(help_text="First day of the invoice's billing period.")
 
 
-class PaymentCancelInput(serializers.Serializer):
+class PaymentCancelInput(JsonInput):
     reason = serializers.CharField(
         required=False, allow_blank=True, max_length=300, help_text="Why; kept in the history."
     )

@@ -17,6 +17,7 @@ from subscriptions.selectors import monthly_total
 from subscriptions.services.catalogue import MAX_TRIAL_DAYS
 
 from .money import MoneyField, MoneyInputField
+from .strict import JsonInput
 
 
 class AddOnSerializer(serializers.Serializer):
@@ -45,7 +46,7 @@ class PlanSerializer(serializers.Serializer):
         return [a.code for a in obj.add_ons.all()]
 
 
-class _PricedInput(serializers.Serializer):
+class _PricedInput(JsonInput):
     code = serializers.SlugField(max_length=50)
     name = serializers.CharField(max_length=200)
     price = MoneyInputField(positive=False, help_text="Monthly price (≥ 0).")
@@ -126,7 +127,7 @@ class SubscriptionSerializer(serializers.Serializer):
         return money_out(monthly_total(obj), obj.account.currency)
 
 
-class SubscriptionOrderInput(serializers.Serializer):
+class SubscriptionOrderInput(JsonInput):
     plan = serializers.SlugField(max_length=50, help_text="The plan's code.")
     trial = serializers.BooleanField(default=False, help_text="Start with the plan's free trial.")
 
@@ -171,7 +172,7 @@ class UpsellSerializer(serializers.Serializer):
     applied_at = serializers.DateTimeField(allow_null=True)
 
 
-class UpsellInput(serializers.Serializer):
+class UpsellInput(JsonInput):
     plan = serializers.SlugField(max_length=50, required=False, help_text="Plan to upgrade to.")
     add_on = serializers.SlugField(max_length=50, required=False, help_text="Add-on to buy.")
     pay_with = serializers.ChoiceField(PayWith.choices, default=PayWith.BALANCE)
@@ -180,9 +181,16 @@ class UpsellInput(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        if ("plan" in attrs) == ("add_on" in attrs):
+        if "plan" in attrs and "add_on" in attrs:
             raise serializers.ValidationError(
                 {"plan": "Send either “plan” (an upgrade) or “add_on”, not both."}
+            )
+        if "plan" not in attrs and "add_on" not in attrs:
+            raise serializers.ValidationError(
+                {
+                    "plan": "Send “plan” (the code of the plan to upgrade to) or “add_on” (the "
+                    "code of the add-on to buy)."
+                }
             )
         return attrs
 

@@ -8,6 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from billing_site.exceptions import NotFound
 
 from ..idempotency import HEADER, idempotent
+from ..parsers import BodyTooLarge, content_length, upload_limit
 from ..permissions import HasActionPermission
 from ..serializers.errors import ErrorSerializer
 
@@ -19,11 +20,13 @@ def idempotency_parameter(*, required: bool) -> OpenApiParameter:
         OpenApiParameter.HEADER,
         required=required,
         description=(
-            "A unique string per operation (a UUID). Sending the same key with the same "
-            "body returns the first answer again and books nothing new; the same key with "
-            "another body or path is 409 idempotency_conflict. Only successful answers are "
-            "kept, so a refused request can be retried with its key."
-            + ("" if required else " Optional here.")
+            "A unique string per operation (a UUID). One key, one outcome: sending the same "
+            "key with the same body returns the first answer again and books nothing new, "
+            "whether it was a success or a refusal decided against the books (402, 400 "
+            "ceiling_exceeded, 409 invalid_transition); after a top-up, retry a refused spend "
+            "with a new key. The same key with another body or path is 409 "
+            "idempotency_conflict. Answers that decided nothing (400 invalid, 403, 404, 500) "
+            "are not kept: retry those with the same key." + ("" if required else " Optional here.")
         ),
     )
 
@@ -41,6 +44,18 @@ class ApiView(GenericAPIView):
     client_users_may = False  # client logins may do this to their own objects
     object_scoped = False  # acts on one object from `get_queryset()` (404 before 403)
     object_label = "Object"
+
+    def max_body_bytes(self) -> int | None:
+        """The largest body this view reads; None when the view checks the size itself."""
+        return upload_limit()
+
+    def initial(self, request, *args, **kwargs):
+        """Refuse a body past the limit (413) from its Content-Length, before reading it."""
+        limit = self.max_body_bytes()
+        length = content_length(request)
+        if limit is not None and length is not None and length > limit:
+            raise BodyTooLarge(limit)
+        super().initial(request, *args, **kwargs)
 
     def get_object(self):
         pk = self.kwargs[self.lookup_url_kwarg]

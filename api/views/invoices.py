@@ -147,6 +147,9 @@ class InvoiceApproveView(IdempotentPostView):
 class ReceiptUploadMixin:
     parser_classes = [MultiPartParser]
 
+    def max_body_bytes(self) -> int | None:
+        return None  # `refuse_oversized_body`: a receipt has its own, larger limit
+
     def refuse_oversized_body(self, request) -> None:
         """Refuse a body far past the limit before it is read (the service checks exactly)."""
         length = request.META.get("CONTENT_LENGTH") or ""

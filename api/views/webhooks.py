@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from notifications.models import EventType, WebhookEndpoint
 from notifications.services import webhook_endpoint_create
 
+from ..serializers.strict import JsonInput
 from .base import IdempotentPostView, errors, idempotency_parameter
 
 
@@ -26,7 +27,7 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
     )
 
 
-class WebhookEndpointInput(serializers.Serializer):
+class WebhookEndpointInput(JsonInput):
     url = serializers.CharField(max_length=500)
     events = serializers.ListField(
         child=serializers.CharField(),

@@ -7,6 +7,7 @@ Every knob that differs between a laptop and production is an environment variab
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "billing_site.csp.HtmlContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -113,6 +115,9 @@ STORAGES = {
 # A worker renders an invoice's PDF as soon as the invoice changes, so downloads are
 # served from the cache; off in tests, where every render would run inline.
 INVOICE_PDF_WARM_CACHE = env.bool("INVOICE_PDF_WARM_CACHE", default=True)
+# The test payment gateway settles at once, booking money nobody sent: off unless a
+# settings module turns it on (local.py for the demo, test.py); production never does.
+PAYMENT_TEST_GATEWAY = env.bool("PAYMENT_TEST_GATEWAY", default=False)
 # Private files (receipts, rendered PDFs) are never under STATIC/MEDIA URLs.
 PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "var" / "private")))
 
@@ -127,6 +132,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A Redis that accepts connections but never answers would hang a publish forever.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 3}
+# Tasks are queued after a commit: a broker that cannot take one costs the request about
+# a second (a few seconds if it hangs), then the outbox's sweepers pick the work up.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -144,7 +160,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.CheckedLimitOffsetPagination",
+    "DEFAULT_METADATA_CLASS": "api.metadata.ApiMetadata",
     "PAGE_SIZE": 50,
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
@@ -158,16 +175,56 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies get their own components, which carry what input must be (a name
+    # is not blank: minLength 1); answers keep the plain names.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.document_error_statuses",
+    ],
 }
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Seconds an SMTP server may take to answer; a failed e-mail is retried by beat.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@example.com")
+# Staff e-mailed when the billing calendar misses a day's deadline (comma-separated).
+ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
+MANAGERS = [(address, address) for address in env.list("MANAGERS", default=[])]
 
 LOGIN_URL = "admin:login"
+# A request body past this is refused (the API answers 413); the receipt upload has its
+# own, larger limit (invoicing/receipts.py). Django's default, stated where it is relied on.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The API answers a CSRF failure (a cookie without a token) in its JSON error body.
+CSRF_FAILURE_VIEW = "billing_site.views.csrf_failure"
+# Every HTML page (billing_site/csp.py): scripts only from our static files or with the
+# page's nonce (`<script nonce="{{ request.csp_nonce }}">`), nothing from elsewhere.
+# Styles may be inline: Django's admin and our admin pages use style attributes and
+# <style> blocks, and Swagger UI and Redoc inject styles as they render.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
-# Login throttling counts failures here (billing_site/throttling.py): per process by
-# default; CACHE_URL=redis://... shares the counts between web processes.
+# Login throttling counts attempts here (billing_site/throttling.py): per process on a
+# laptop; production requires CACHE_URL=redis://... so every web process shares them.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://billing")}
+# How many proxies of ours stand in front of the web processes, each appending the
+# address it received the request from to TRUSTED_PROXY_HEADER: the client is the
+# right-most address they did not write. 0: the header is ignored (REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXY_HEADER = env("TRUSTED_PROXY_HEADER", default="HTTP_X_FORWARDED_FOR")
 
 LOGGING = {
     "version": 1,

@@ -20,6 +20,14 @@ if CACHES["default"]["BACKEND"] not in SHARED_CACHE_BACKENDS:
     )
 
 DEBUG = False
+# The test payment gateway books money nobody sent: never in production, whatever the
+# environment says.
+if env.bool("PAYMENT_TEST_GATEWAY", default=False):
+    raise ImproperlyConfigured(
+        "PAYMENT_TEST_GATEWAY is set: the test payment gateway books money nobody sent and "
+        "is never enabled in production. Unset it."
+    )
+PAYMENT_TEST_GATEWAY = False
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -28,12 +28,13 @@ from ledger.models import Entry, EntryKind
 from ledger.selectors import ledger_mismatches
 from tests.factories import UserFactory, staff_user
 from tests.invoicing.helpers import at, run_cycle
+from tests.pdfs import minimal_pdf
 
 from .conftest import client_for, new_key
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.5\n% the ERP's invoice\n%%EOF\n"
+PDF = minimal_pdf()  # a receipt must be a PDF a reader opens
 
 
 @pytest.fixture(autouse=True)
@@ -465,3 +466,27 @@ def test_concurrent_payment_approvals_book_once():
     assert Entry.objects.filter(kind=EntryKind.PAYMENT).count() == 1
     assert Invoice.objects.get(pk=invoice["id"]).status == InvoiceStatus.PAID
     assert not list(ledger_mismatches()) and not list(invoice_mismatches())
+
+
+def test_a_receipt_larger_than_the_json_limit_uploads_within_its_own_limit(erp, settings):
+    """Bodies past 2.5 MB are 413 elsewhere; a receipt may be up to 10 MiB."""
+    invoice = closed_invoice(erp)
+    data = minimal_pdf(padding=3 * 2**20)
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE < len(data) < receipts.MAX_BYTES
+
+    with on("2026-11-03"):
+        response = receipt(erp, invoice["id"], data)
+        assert response.status_code == 200, response.content[:300]
+        assert erp.get(f"/api/v1/invoices/{invoice['id']}/pdf/").content == data
+
+
+def test_a_file_that_only_starts_like_a_pdf_is_refused_through_the_api(erp):
+    invoice = closed_invoice(erp)
+
+    with on("2026-11-03"):
+        response = receipt(erp, invoice["id"], b"%PDF-1.7\n<html>not a document</html>\n%%EOF\n")
+
+    assert response.status_code == 400
+    assert (response.json()["error"], response.json()["field"]) == ("invalid", "file")
+    assert "not a PDF a reader can open" in response.json()["detail"]
+    assert Payment.objects.get(pk=invoice["payment"]["id"]).receipt_file == ""

@@ -47,12 +47,13 @@ from ledger.models import Entry, EntryKind
 from ledger.selectors import account_figures
 from notifications.models import Event, EventType
 from tests.factories import AccountFactory, UserFactory, staff_user
+from tests.pdfs import minimal_pdf
 
 from .helpers import assert_books_agree, at, charge, footprint, pay, reload, run_cycle
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+PDF = minimal_pdf()  # a receipt must be a PDF a reader opens
 
 
 @pytest.fixture(autouse=True)

@@ -12,12 +12,13 @@ from invoicing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
 from invoicing.services import invoice_approve
 from ledger.models import Entry
 from tests.factories import AccountFactory, staff_user
+from tests.pdfs import minimal_pdf
 
 from .helpers import assert_books_agree, at, charge, reload, run_cycle
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.7\n%%EOF\n"
+PDF = minimal_pdf()  # a receipt must be a PDF a reader opens
 
 
 @pytest.fixture(autouse=True)
