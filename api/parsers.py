@@ -102,5 +102,7 @@ class DecimalJSONParser(JSONParser):
             raise TooDeep() from None
         except ValueError as exc:  # bad JSON, an integer of 5,000 digits
             raise ParseError(f"The body is not valid JSON: {exc}.") from exc
+        except ArithmeticError:  # Decimal's InvalidOperation: an exponent past its range
+            raise ParseError("The body holds a number too large or too small to read.") from None
         _check(data)
         return data

@@ -170,6 +170,20 @@ def test_deeply_nested_json_is_400_and_books_nothing(api, account, body):
     assert not Entry.objects.filter(account=account, kind="charge").exists()
 
 
+@pytest.mark.parametrize("number", ["1e99999999999999999999999", "-1.5e-99999999999999999999"])
+def test_a_number_past_what_a_decimal_holds_is_400_and_books_nothing(api, account, number):
+    """Python's Decimal raises InvalidOperation (not a ValueError) on such exponents."""
+    response = api.post(
+        f"/api/v1/accounts/{account.pk}/charges/",
+        '{"amount": ' + number + ', "description": "x"}',
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+    )
+
+    assert_json_error(response, 400, "parse_error")
+    assert not Entry.objects.filter(account=account, kind="charge").exists()
+
+
 def test_nesting_that_real_requests_use_still_parses(api, account):
     response = api.post(
         f"/api/v1/accounts/{account.pk}/charges/",
