@@ -62,11 +62,27 @@ def redis_broker() -> Iterator[None]:
     )
     _reset_producers()
     try:
-        yield
+        with broker_env(BROKER_URL):
+            yield
     finally:
         app.conf.update(saved)
         _reset_producers()
         broker().flushdb()
+
+
+@contextmanager
+def broker_env(url: str) -> Iterator[None]:
+    """Celery reads CELERY_BROKER_URL from the environment before its own configuration
+    (CI sets it), so a test that points the app at another broker points that too."""
+    saved = os.environ.get("CELERY_BROKER_URL")
+    os.environ["CELERY_BROKER_URL"] = url
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["CELERY_BROKER_URL"]
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved
 
 
 def broker_idle() -> bool:

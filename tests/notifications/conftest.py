@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from kombu import pools
 
+from tests.celery_worker import broker_env
+
 
 class Receiver:
     def __init__(self):
@@ -151,14 +153,16 @@ def broker_unreachable(url: str | None = None, transport_options: dict | None = 
         name: app.conf[name]
         for name in ("broker_url", "broker_transport_options", "task_always_eager")
     }
+    url = url or f"redis://127.0.0.1:{closed_port()}/0"
     app.conf.update(
-        broker_url=url or f"redis://127.0.0.1:{closed_port()}/0",
+        broker_url=url,
         broker_transport_options=transport_options or {},
         task_always_eager=False,
     )
     _reset_producers(app)
     try:
-        yield
+        with broker_env(url):
+            yield
     finally:
         app.conf.update(saved)
         _reset_producers(app)
