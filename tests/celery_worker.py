@@ -137,7 +137,10 @@ def thread_worker() -> Iterator[list[tuple[str, tuple, dict]]]:
 def _database_url() -> str:
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    host, port = db["HOST"], db["PORT"] or 5432
+    if host.startswith("/"):  # a socket folder (the embedded server): django-environ's form
+        return f"postgres://{auth}@:{port}/{host}/{db['NAME']}"
+    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
 
 
 class ProcessWorker:
