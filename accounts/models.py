@@ -1,4 +1,4 @@
-"""Clients, their billing accounts and how each account may spend (DESIGN §1)."""
+"""Clients, their billing accounts and how each account may spend (docs/design.md §1)."""
 
 from django.conf import settings
 from django.db import models

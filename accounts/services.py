@@ -1,4 +1,4 @@
-"""Every write to clients and accounts (DESIGN §1)."""
+"""Every write to clients and accounts (docs/design.md §1)."""
 
 from decimal import Decimal
 

@@ -1,4 +1,4 @@
-"""API keys and the idempotency records of money-moving requests (DESIGN §6)."""
+"""API keys and the idempotency records of money-moving requests (docs/design.md §6)."""
 
 from django.conf import settings
 from django.db import models

@@ -7,7 +7,7 @@ class UnderReview(PermissionRefused):
     """A postpaid commercial order refused while the account's permission is not approved.
 
     Raised both while the account is under review and after a decline: the client is
-    only ever told the account is under review (DESIGN §5), so the detail never varies.
+    only ever told the account is under review (docs/design.md §5), so the detail never varies.
     """
 
     code = "under_review"

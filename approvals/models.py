@@ -1,4 +1,4 @@
-"""Manual operations and system settings (DESIGN §5).
+"""Manual operations and system settings (docs/design.md §5).
 
 A manual operation waits in the managers' queue until one of them approves or declines
 it. A decision is final: the services refuse to decide twice, and database triggers

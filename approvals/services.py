@@ -1,4 +1,4 @@
-"""Every write to system settings and manual operations (DESIGN §5).
+"""Every write to system settings and manual operations (docs/design.md §5).
 
 Lock order, shared with the subscription order that opens an operation: the account's
 books (`lock_books`) first, then the operation row. A decision reads the operation's

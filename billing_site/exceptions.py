@@ -1,8 +1,8 @@
 """The one base class for refusals of business rules.
 
 Services raise these with a sentence a person can act on; admin, portal, API and
-commands show `detail` as it is. `code` is the stable machine name (API.md's `error`),
-`field` names the input to blame when there is one.
+commands show `detail` as it is. `code` is the stable machine name (the `error`
+field of the API's error body), `field` names the input to blame when there is one.
 """
 
 

@@ -1,4 +1,5 @@
-"""Invoices, their lines, the payments linked to them, and the link to the ledger (DESIGN §4).
+"""Invoices, their lines, the payments linked to them, and the link to the ledger
+(docs/design.md §4).
 
 An invoice bills the account's billable entries whose billing instant (`Entry.bill_at`)
 falls in its window [bills_from, bills_until), plus the entries booked for it by name

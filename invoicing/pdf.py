@@ -1,4 +1,4 @@
-"""Invoice PDFs (DESIGN §4): WeasyPrint renders `templates/invoicing/pdf/invoice.html`.
+"""Invoice PDFs (docs/design.md §4): WeasyPrint renders `templates/invoicing/pdf/invoice.html`.
 
 Rendered PDFs are cached under `PRIVATE_MEDIA_ROOT/invoices/`. Everything the PDF shows
 is gathered once into plain facts; their hash, with the layout's, is the PDF's version,

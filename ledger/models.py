@@ -1,4 +1,4 @@
-"""The books: append-only entries, one balance row per account, and holds (DESIGN §2).
+"""The books: append-only entries, one balance row per account, and holds (docs/design.md §2).
 
 Entries are never updated or deleted (a database trigger refuses it, see migration
 0002); the balance row is written in the same transaction as every entry, under a row

@@ -15,7 +15,7 @@ from .models import BILLABLE_KINDS, Balance, Entry, Reservation, ReservationStat
 
 @dataclass(frozen=True)
 class Figures:
-    """The five figures of DESIGN §2, in the account's currency.
+    """The five figures of docs/design.md §2, in the account's currency.
 
     `usable` is None when the account may spend without limit (postpaid).
     """

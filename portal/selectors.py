@@ -48,7 +48,8 @@ class FigureCard:
 
 
 def figure_cards(figures: Figures) -> list[FigureCard]:
-    """The five figures of DESIGN §2 with the seeds' names, in the order a customer reads."""
+    """The five figures of docs/design.md §2 under their customer-facing names, in the
+    order a customer reads."""
     ccy = figures.currency
     rows = [
         ("Usable", figures.usable, "What you can spend now."),

@@ -1,4 +1,4 @@
-"""Plans, subscriptions, upsells and payment requests (DESIGN §3).
+"""Plans, subscriptions, upsells and payment requests (docs/design.md §3).
 
 Periods are calendar months. A subscription's `paid_until` is the last day already
 charged: for a prepay plan the end of the month paid in advance, for a postpay plan the
@@ -205,7 +205,7 @@ class Subscription(models.Model):
         custom={"admin": False},
     )
     def await_approval(self):
-        """A trial ended and its commercial period waits for a manager (DESIGN §5)."""
+        """A trial ended and its commercial period waits for a manager (docs/design.md §5)."""
         self.is_trial = False
 
     @transition(

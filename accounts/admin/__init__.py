@@ -1,4 +1,4 @@
-"""The operator control panel for clients and billing accounts (DESIGN §6).
+"""The operator control panel for clients and billing accounts (docs/design.md §6).
 
 Split by model; every write goes through `accounts.services` / `ledger.services`.
 """

@@ -69,7 +69,7 @@ HOLD_TONES = {"pending": "warn", "committed": "ok", "released": "muted", "expire
 
 
 def figure_cards(figures, *, pending_holds: int | None = None, holds_url: str = ""):
-    """The five figures of DESIGN §2 as cards for the account page, in display order."""
+    """The five figures of docs/design.md §2 as cards for the account page, in display order."""
     currency = figures.currency
     reserved_hint = "held for transactions in progress"
     if pending_holds:

@@ -1,4 +1,4 @@
-"""The two staff roles of DESIGN §6 as groups, with the permissions each role needs.
+"""The two staff roles of docs/design.md §6 as groups, with the permissions each role needs.
 
 Permissions are normally created after all migrations run; they are created here first
 so that a fresh database gets complete groups in one `migrate`. Later apps add their

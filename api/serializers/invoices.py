@@ -1,4 +1,4 @@
-"""Invoices as the API shows them (API.md: invoices rows)."""
+"""Invoices as the API shows them (docs/design.md §6)."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers

@@ -1,4 +1,4 @@
-"""External ERP invoicing mode (DESIGN §4 "External ERP mode", seeds/003).
+"""External ERP invoicing mode (docs/design.md §4 "External ERP mode").
 
 With the system setting "external system generates invoices" on:
 

@@ -1,4 +1,4 @@
-"""Single-invoice transitions and applying money received (DESIGN §4).
+"""Single-invoice transitions and applying money received (docs/design.md §4).
 
 Each service locks the account's books first (the same lock every spend takes), then
 moves the invoice with its django-fsm transition, logs the move, and does the side

@@ -1,4 +1,4 @@
-"""Every write to plans, subscriptions, upsells and payment requests (DESIGN §3).
+"""Every write to plans, subscriptions, upsells and payment requests (docs/design.md §3).
 
 orders: ordering, the approval seam, suspend/resume/cancel by hand; renewals: the daily
 calendar step; upsell and changes: plan changes and add-ons; payments: payment requests

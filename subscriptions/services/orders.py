@@ -100,7 +100,7 @@ def refuse_on_blocked_credit(account: BillingAccount, plan: Plan) -> None:
 
 
 def postpaid_gate(account: BillingAccount) -> str:
-    """DESIGN §5 for a commercial postpay order: pass, review (hold it) or refuse."""
+    """docs/design.md §5 for a commercial postpay order: pass, review (hold it) or refuse."""
     from approvals.services import postpaid_order_gate  # approvals calls back into us
 
     return str(postpaid_order_gate(account=account))
@@ -121,7 +121,7 @@ def under_review():
 def subscription_order(
     *, account_id: int, plan, trial: bool = False, ordered_by=None
 ) -> Subscription:
-    """Order a plan for an account (DESIGN §3, §5).
+    """Order a plan for an account (docs/design.md §3, §5).
 
     Trial: active at once, nothing charged. Prepay plan: the rest of this month is
     charged now (a prepaid account only from its funds; the ledger's refusal

@@ -1,4 +1,4 @@
-"""The daily subscriptions step of the billing calendar (DESIGN §3).
+"""The daily subscriptions step of the billing calendar (docs/design.md §3).
 
 Run for a date, it does what that date needs and nothing twice: every decision is taken
 under the account's books lock after re-reading the subscription, every charge has a

@@ -1,4 +1,4 @@
-"""The database itself refuses an account whose mode and limit disagree (DESIGN §1).
+"""The database itself refuses an account whose mode and limit disagree (docs/design.md §1).
 
 These go straight to `QuerySet.update()`, past every service, as a bad migration or a
 shell session would.

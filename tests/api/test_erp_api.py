@@ -1,4 +1,4 @@
-"""The external ERP's side of the API (API.md invoice and payment rows, DESIGN §4).
+"""The external ERP's side of the API (docs/design.md §6).
 
 The whole flow runs through the API: close → payment waiting
 without a due date (not payable) → approve with a due date and an external total in

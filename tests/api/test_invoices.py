@@ -1,4 +1,4 @@
-"""GET invoices/, invoices/{id}/ and invoices/{id}/pdf/ (API.md invoice rows)."""
+"""GET invoices/, invoices/{id}/ and invoices/{id}/pdf/ (docs/design.md §6)."""
 
 from datetime import date
 from io import BytesIO

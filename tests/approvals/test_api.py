@@ -1,4 +1,4 @@
-"""settings/ and manual-operations/ over the API (API.md rows; staff only)."""
+"""settings/ and manual-operations/ over the API (docs/design.md §6)."""
 
 import uuid
 

@@ -1,4 +1,4 @@
-"""Which invoice bills an entry is fixed when the entry is booked (DESIGN §2, §4).
+"""Which invoice bills an entry is fixed when the entry is booked (docs/design.md §2, §4).
 
 An invoice bills the window of billing instants from the account's cut-off to its
 boundary; the cut-off then moves to the boundary, and the database refuses an entry

@@ -1,6 +1,6 @@
 """External ERP mode: the platform closes invoices, the ERP approves them and their payments.
 
-DESIGN §4 "External ERP mode" and seeds/003: on the billing day the period's charges are
+docs/design.md §4 "External ERP mode" and: on the billing day the period's charges are
 closed on an open invoice; the next day it is closed with a payment waiting and no due
 date, which can be neither paid nor approved; the ERP approves the invoice (due date,
 maybe an external total that keeps it off the balance), attaches its receipt, and

@@ -1,5 +1,5 @@
 """Invoice totals to the last digit: half-up to the currency's minor unit, the difference
-booked as a rounding entry, so the ledger and the invoices always agree (DESIGN §2)."""
+booked as a rounding entry, so the ledger and the invoices always agree (docs/design.md §2)."""
 
 from datetime import date
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""From the billing day to paid, per payment mode (DESIGN §4), driven by the daily cycle."""
+"""From the billing day to paid, per payment mode (docs/design.md §4), driven by the daily cycle."""
 
 from datetime import date
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""One rule decides every spend: what `usable` allows in the account's mode (DESIGN §2)."""
+"""One rule decides every spend: what `usable` allows in the account's mode (docs/design.md §2)."""
 
 from datetime import date
 from decimal import Decimal

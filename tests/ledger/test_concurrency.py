@@ -1,4 +1,4 @@
-"""Concurrent spends on one account never overdraw (DESIGN §2), with real threads.
+"""Concurrent spends on one account never overdraw (docs/design.md §2), with real threads.
 
 Each thread has its own PostgreSQL connection, so the row lock in `lock_books` is what
 serialises them.

@@ -1,4 +1,4 @@
-"""The five figures of an account and the books check (DESIGN §2)."""
+"""The five figures of an account and the books check (docs/design.md §2)."""
 
 from decimal import Decimal
 

@@ -1,4 +1,4 @@
-"""Random sequences of every ledger write against a model of what DESIGN §1–§2 allow.
+"""Random sequences of every ledger write against a model of what docs/design.md §1–§2 allow.
 
 The model keeps its own figures and its own reading of `usable`; every step checks that
 the service accepted exactly what the model's `usable` allowed before the step, and
@@ -82,7 +82,7 @@ class LedgerMachine(RuleBasedStateMachine):
         return sum((a for a, s in self.holds.values() if s == "pending"), ZERO)
 
     def usable(self):
-        """DESIGN §2, read independently of ledger.selectors."""
+        """docs/design.md §2, read independently of ledger.selectors."""
         free = self.balance - self.reserved
         if self.mode == "postpaid":
             return None

@@ -1,4 +1,4 @@
-"""Holds: pending → committed / released / expired (DESIGN §2)."""
+"""Holds: pending → committed / released / expired (docs/design.md §2)."""
 
 from datetime import timedelta
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""Orders and the postpaid permission (DESIGN §5), through the approvals app's services."""
+"""Orders and the postpaid permission (docs/design.md §5), through the approvals app's services."""
 
 from datetime import date
 

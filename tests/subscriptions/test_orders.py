@@ -1,4 +1,4 @@
-"""Ordering plans (DESIGN §3): prepay charged now, postpay in arrears, trials free."""
+"""Ordering plans (docs/design.md §3): prepay charged now, postpay in arrears, trials free."""
 
 from datetime import date
 from decimal import Decimal

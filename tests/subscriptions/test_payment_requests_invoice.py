@@ -1,4 +1,4 @@
-"""Paying an invoice and topping up the balance through payment requests (DESIGN §3, §4)."""
+"""Paying an invoice and topping up the balance through payment requests (docs/design.md §3, §4)."""
 
 from decimal import Decimal
 from io import StringIO

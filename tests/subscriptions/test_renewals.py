@@ -1,4 +1,4 @@
-"""Renewal on the 1st by payment mode (DESIGN §3), run by the daily calendar step."""
+"""Renewal on the 1st by payment mode (docs/design.md §3), run by the daily calendar step."""
 
 from datetime import date
 from decimal import Decimal
