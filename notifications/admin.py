@@ -98,8 +98,25 @@ class AttemptInline(ReadOnlyInline):
     fields = readonly_fields = ("attempted_at", "status_code", "error", "duration_ms", "resent_by")
 
 
+class DeliveryAdmin(ReadOnlyModelAdmin):
+    """What e-mail and webhook deliveries show alike: the event, a status badge, and
+    resending for those who may change deliveries."""
+
+    @admin.display(description="event", ordering="event__type")
+    def event_type(self, obj):
+        return obj.event.type
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.get_status_display(), DELIVERY_TONES.get(obj.status, "muted"))
+
+    def has_resend_permission(self, request):
+        opts = self.model._meta
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
+class WebhookDeliveryAdmin(DeliveryAdmin):
     list_display = (
         "created_at",
         "event_type",
@@ -124,14 +141,6 @@ class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
     inlines = (AttemptInline,)
     actions = ("resend",)
 
-    @admin.display(description="event", ordering="event__type")
-    def event_type(self, obj):
-        return obj.event.type
-
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj):
-        return badge(obj.get_status_display(), DELIVERY_TONES.get(obj.status, "muted"))
-
     @admin.action(description="Resend the selected deliveries now", permissions=["resend"])
     def resend(self, request, queryset):
         _resend(
@@ -140,9 +149,6 @@ class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
             queryset,
             lambda pk: webhook_resend(delivery_id=pk, resent_by=request.user),
         )
-
-    def has_resend_permission(self, request):
-        return request.user.has_perm("notifications.change_webhookdelivery")
 
 
 def _resend(model_admin, request, queryset, resend_one) -> None:
@@ -166,7 +172,7 @@ class EmailAttemptInline(ReadOnlyInline):
 
 
 @admin.register(EmailNotification)
-class EmailNotificationAdmin(ReadOnlyModelAdmin):
+class EmailNotificationAdmin(DeliveryAdmin):
     list_display = (
         "created_at",
         "event_type",
@@ -194,19 +200,8 @@ class EmailNotificationAdmin(ReadOnlyModelAdmin):
     inlines = (EmailAttemptInline,)
     actions = ("resend",)
 
-    @admin.display(description="event", ordering="event__type")
-    def event_type(self, obj):
-        return obj.event.type
-
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj):
-        return badge(obj.get_status_display(), DELIVERY_TONES.get(obj.status, "muted"))
-
     @admin.action(description="Resend the selected e-mails now", permissions=["resend"])
     def resend(self, request, queryset):
         _resend(
             self, request, queryset, lambda pk: email_resend(email_id=pk, resent_by=request.user)
         )
-
-    def has_resend_permission(self, request):
-        return request.user.has_perm("notifications.change_emailnotification")

@@ -9,7 +9,12 @@ back to nothing and reopen every invoiced window, so:
   last one (a row is normally created with its account, before anything is booked).
 """
 
+import importlib
+
 from django.db import migrations
+
+# The one runner of the ledger's PL/pgSQL (it refuses any other engine).
+run = importlib.import_module("ledger.migrations.0002_append_only_trigger")._run
 
 POSTGRES_UP = """
 CREATE OR REPLACE FUNCTION ledger_balance_kept() RETURNS trigger
@@ -58,18 +63,7 @@ DROP FUNCTION IF EXISTS ledger_balance_kept();
 """
 
 
-def _run(statements):
-    def apply(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            raise RuntimeError(
-                "The ledger's triggers are PL/pgSQL: the product runs on PostgreSQL."
-            )
-        schema_editor.execute(statements, params=None)  # the PL/pgSQL uses % itself
-
-    return apply
-
-
 class Migration(migrations.Migration):
     dependencies = [("ledger", "0007_leaner_indexes")]
 
-    operations = [migrations.RunPython(_run(POSTGRES_UP), _run(POSTGRES_DOWN))]
+    operations = [migrations.RunPython(run(POSTGRES_UP), run(POSTGRES_DOWN))]
